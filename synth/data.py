@@ -111,3 +111,93 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------------------------- photos
+# Natural photos that ship inside installed packages: the hole-filling and guided-inpainting data.
+# The split is by SOURCE PHOTO: a held-out photo contributes no pixel to training (assets/README.md
+# lists each photo's origin and licence). Grey photos are replicated to RGB and go to training only.
+
+SITE = Path(np.__file__).resolve().parent.parent  # site-packages
+
+# (name, file inside site-packages, split)
+PHOTO_SOURCES = [
+    ("astronaut", "skimage/data/astronaut.png", "train"),
+    ("coffee", "skimage/data/coffee.png", "train"),
+    ("hubble_deep_field", "skimage/data/hubble_deep_field.jpg", "train"),
+    ("immunohistochemistry", "skimage/data/ihc.png", "train"),
+    ("motorcycle_left", "skimage/data/motorcycle_left.png", "train"),
+    ("motorcycle_right", "skimage/data/motorcycle_right.png", "train"),  # same scene as left: same split
+    ("flower", "sklearn/datasets/images/flower.jpg", "train"),
+    ("grace_hopper", "matplotlib/mpl-data/sample_data/grace_hopper.jpg", "train"),
+    ("cheetah", "gradio/media_assets/images/cheetah.jpg", "train"),
+    ("cheetah2", "gradio/test_data/cheetah2.jpg", "train"),
+    ("tower", "gradio/media_assets/images/tower.jpg", "train"),
+    ("camera", "skimage/data/camera.png", "train"),
+    ("coins", "skimage/data/coins.png", "train"),
+    ("moon", "skimage/data/moon.png", "train"),
+    ("brick", "skimage/data/brick.png", "train"),
+    ("grass", "skimage/data/grass.png", "train"),
+    ("gravel", "skimage/data/gravel.png", "train"),
+    ("chelsea", "skimage/data/chelsea.png", "heldout"),
+    ("china", "sklearn/datasets/images/china.jpg", "heldout"),
+    ("rocket", "skimage/data/rocket.jpg", "heldout"),
+    ("lion", "gradio/media_assets/images/lion.jpg", "heldout"),
+]
+
+
+def read_photo(relpath: str, site: Path = SITE) -> np.ndarray:
+    """A photo shipped in a package -> uint8 H x W x 3 (grey replicated, alpha dropped)."""
+    from PIL import Image
+
+    with Image.open(site / relpath) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def random_crops(photo: np.ndarray, n: int, size: int, rng: np.random.Generator,
+                 min_frac: float = 0.12, max_frac: float = 0.6) -> np.ndarray:
+    """``n`` square crops whose side is a random fraction of the photo's short side, resized to size x size."""
+    import cv2
+
+    h, w = photo.shape[:2]
+    short = min(h, w)
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        side = int(max(size, round(short * rng.uniform(min_frac, max_frac))))
+        side = min(side, short)
+        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+        crop = photo[y:y + side, x:x + side]
+        out[i] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA) if side != size else crop
+    return out
+
+
+def centre_square(photo: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    h, w = photo.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    return cv2.resize(photo[y:y + s, x:x + s], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def export_photos(root: Path = DATA_ROOT, seed: int = 0, size: int = 64, n_train: int = 1600,
+                  n_heldout: int = 256, example_size: int = 256) -> None:
+    """Photos from packages -> ``photos/{train,heldout}.npz`` (size x size random crops, labels = photo
+    index in PHOTO_SOURCES) and ``photos256/heldout.npz`` (each held-out photo's centre square, the tab's
+    examples). Crops per photo grow with the square root of its area (big photos give more, not all)."""
+    rng = np.random.default_rng(seed)
+    photos = {name: read_photo(rel) for name, rel, _ in PHOTO_SOURCES}
+    for split, n_total in (("train", n_train), ("heldout", n_heldout)):
+        idx = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == split]
+        area = np.array([photos[PHOTO_SOURCES[i][0]].shape[0] * photos[PHOTO_SOURCES[i][0]].shape[1]
+                         for i in idx], float) ** 0.5
+        counts = np.maximum(1, np.round(n_total * area / area.sum())).astype(int)
+        images, labels = [], []
+        for i, n in zip(idx, counts):
+            images.append(random_crops(photos[PHOTO_SOURCES[i][0]], int(n), size, rng))
+            labels.append(np.full(int(n), i))
+        images, labels = np.concatenate(images), np.concatenate(labels)
+        print(split, save(images, labels, "photos", split, root), len(images))
+    held = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == "heldout"]
+    ex = np.stack([centre_square(photos[PHOTO_SOURCES[i][0]], example_size) for i in held])
+    print("examples", save(ex, np.array(held), f"photos{example_size}", "heldout", root), len(ex))
