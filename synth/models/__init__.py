@@ -1,0 +1,29 @@
+"""Registry of the image generators: dropdowns, training and evaluation are built from it."""
+
+from dataclasses import dataclass
+
+from . import dcgan, gan
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    name: str
+    title: str
+    config_cls: type
+    generator_cls: type
+    discriminator_cls: type
+    dataset: str
+
+
+GENERATORS = {
+    "gan": GeneratorSpec("gan", "GAN (Goodfellow et al. 2014), MLP, 28x28 digits",
+                         gan.GANConfig, gan.Generator, gan.Discriminator, "digits"),
+    "dcgan": GeneratorSpec("dcgan", "DCGAN (Radford et al. 2016), 64x64 digits",
+                           dcgan.DCGANConfig, dcgan.Generator, dcgan.Discriminator, "digits"),
+}
+
+
+def get_spec(name: str) -> GeneratorSpec:
+    if name not in GENERATORS:
+        raise KeyError(f"unknown model {name!r}; available: {sorted(GENERATORS)}")
+    return GENERATORS[name]

@@ -1,0 +1,61 @@
+"""Image synthesis, seen and measured: the lecture's generators and hole fillers, and realism studies.
+
+    python app.py                      # every tab, http://127.0.0.1:7860
+    python app.py --study DIR          # raters only: the study tab for one study, nothing else
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import gradio as gr
+
+ROOT = Path(__file__).resolve().parent
+RESULTS_PASSWORD_ENV = "SYNTH_RESULTS_PASSWORD"
+
+
+def build_full_app(studies_root: Path, results_password: str | None) -> gr.Blocks:
+    from ui import generate, results, study
+
+    with gr.Blocks(title="Image synthesis: see it, measure it") as demo:
+        gr.Markdown("# Image synthesis: see it, measure it")
+        with gr.Tab("Generate", id="generate"):
+            generate.build_tab()
+        with gr.Tab("Studies", id="studies"):
+            study.build_tab(studies_root)
+        with gr.Tab("Results", id="results"):
+            results.build_tab(studies_root, results_password)
+    return demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for a class network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--study", type=Path, default=None,
+                   help="serve raters only: the study in this folder and no other tab")
+    p.add_argument("--studies-root", type=Path, default=ROOT / "studies",
+                   help="folder of study folders listed by the full app")
+    p.add_argument("--results-password", default=None,
+                   help=f"password of the Results tab (or set {RESULTS_PASSWORD_ENV})")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.study is not None:
+        from ui import study
+
+        demo = study.build_rater_app(args.study)
+        demo.launch(server_name=args.host, server_port=args.port, **study.RATER_LAUNCH_KWARGS)
+        return
+    password = args.results_password or os.environ.get(RESULTS_PASSWORD_ENV) or None
+    demo = build_full_app(args.studies_root, password)
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()
