@@ -1,0 +1,229 @@
+"""Reading vote logs: validate every row, merge server replicas, and count what is set aside.
+
+The raw logs are never edited (see STYLE.md, pattern 9). A log that cannot be trusted raises a ValueError
+naming the file and line; rows that are valid but do not belong in the tables (practice trials, catch trials,
+repeated answers to one trial) are kept in the frame with a reason and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eval_studies.schema import CHOICES, TASKS, TRIAL_KINDS, VOTE_COLUMNS
+
+MAX_LISTED_PROBLEMS = 10
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f"}
+
+
+@dataclass
+class Votes:
+    """Every vote of one or more logs (one study unless several were asked for), validated.
+
+    frame: one row per vote, the VOTE_COLUMNS plus `source` ("file:line"), `correct` as True/False/NA,
+    `response_ms` as float, `trial_index` as int, and `excluded` ("" for a vote that counts in the tables,
+    otherwise the reason it does not).
+    """
+    frame: pd.DataFrame
+    files: list[str]
+    study_ids: list[str]
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def scored(self) -> pd.DataFrame:
+        return self.frame[self.frame["excluded"] == ""]
+
+    def exclusion_counts(self) -> dict[str, int]:
+        ex = self.frame.loc[self.frame["excluded"] != "", "excluded"]
+        return {str(k): int(v) for k, v in ex.value_counts().sort_index().items()}
+
+
+class _Problems:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.count = 0
+
+    def add(self, where: str, message: str):
+        self.count += 1
+        if len(self.lines) < MAX_LISTED_PROBLEMS:
+            self.lines.append(f"{where}: {message}")
+
+    def raise_if_any(self, what: str):
+        if self.count:
+            more = f"\n... and {self.count - len(self.lines)} more" if self.count > len(self.lines) else ""
+            raise ValueError(f"{what}: {self.count} problem(s)\n" + "\n".join(self.lines) + more)
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ValueError(f"{path}: line 1: the file is empty; a vote log starts with the header "
+                         f"{','.join(VOTE_COLUMNS)}")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ValueError(f"{path}: line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {col}); "
+                         "vote logs are written as UTF-8") from None
+
+
+def read_log(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """One log file as strings, with a `source` column "file:line"; raises ValueError on a broken file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as e:
+        raise ValueError(f"{path}: line 1: unreadable CSV header ({e})") from None
+    header = [h.strip() for h in header]
+    missing = [c for c in VOTE_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{path}: line 1: the header lacks column(s) {', '.join(missing)}; "
+                         f"a vote log has {', '.join(VOTE_COLUMNS)}")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ValueError(f"{path}: line 1: column(s) {', '.join(dupes)} appear more than once in the header")
+    rows, lines = [], []
+    problems = _Problems()
+    width = len(header)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            problems.add(f"{path}: line {reader.line_num}", f"unreadable CSV ({e})")
+            break
+        if not row:          # a blank line carries no vote
+            continue
+        if len(row) != width:
+            problems.add(f"{path}: line {reader.line_num}",
+                         f"{len(row)} fields where the header has {width} (a cut-off or hand-edited line?)")
+            continue
+        rows.append(row)
+        lines.append(reader.line_num)
+    problems.raise_if_any(f"{path}: malformed vote log")
+    df = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
+    df["source"] = [f"{path}:{n}" for n in lines]
+    extra = [h for h in header if h not in VOTE_COLUMNS]
+    return df, extra
+
+
+def _parse_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    low = s.str.strip().str.lower()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[low.isin(TRUE_WORDS)] = True
+    out[low.isin(FALSE_WORDS)] = False
+    bad = ~(low.isin(TRUE_WORDS) | low.isin(FALSE_WORDS) | (low == ""))
+    return out, bad
+
+
+def _validate(df: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
+    def flag(mask: pd.Series, message):
+        for i in np.flatnonzero(mask.to_numpy()):
+            row = df.iloc[i]
+            problems.add(row["source"], message(row) if callable(message) else message)
+
+    for col in ("vote_id", "study_id", "rater_id", "trial_kind", "task", "choice"):
+        flag(df[col].str.strip() == "", f"{col} is empty")
+    flag(~df["trial_kind"].isin(TRIAL_KINDS) & (df["trial_kind"] != ""),
+         lambda r: f"trial_kind {r['trial_kind']!r} is not one of {', '.join(TRIAL_KINDS)}")
+    flag(~df["task"].isin(TASKS) & (df["task"] != ""),
+         lambda r: f"task {r['task']!r} is not one of {', '.join(TASKS)}")
+    for task, allowed in CHOICES.items():
+        flag((df["task"] == task) & ~df["choice"].isin(allowed) & (df["choice"] != ""),
+             lambda r, a=allowed: f"choice {r['choice']!r} is not one of {', '.join(a)} for task {r['task']}")
+    pair = df["task"] == "pairwise"
+    flag(pair & ((df["left_condition"] == "") | (df["right_condition"] == "")),
+         "a pairwise vote needs both left_condition and right_condition")
+    flag(pair & (df["left_condition"] == df["right_condition"]) & (df["left_condition"] != ""),
+         lambda r: f"left and right show the same condition {r['left_condition']!r}")
+    side = np.where(df["choice"] == "left", df["left_condition"], df["right_condition"])
+    flag(pair & df["choice"].isin(("left", "right")) & (df["chosen_condition"] != side),
+         lambda r: (f"chosen_condition {r['chosen_condition']!r} is not the condition on the chosen side "
+                    f"({r['choice']}: {r['left_condition' if r['choice'] == 'left' else 'right_condition']!r})"))
+    flag((df["task"] == "real_fake") & (df["left_condition"] == ""),
+         "a real_fake vote needs the shown image's condition in left_condition")
+
+    out = df.copy()
+    ti = pd.to_numeric(df["trial_index"], errors="coerce")
+    flag(ti.isna() | (ti != ti.round()) | (ti < 0),
+         lambda r: f"trial_index {r['trial_index']!r} is not a whole number >= 0")
+    out["trial_index"] = ti.fillna(-1).astype(np.int64)
+    rt = pd.to_numeric(df["response_ms"].replace("", np.nan), errors="coerce")
+    flag(rt.isna() & (df["response_ms"].str.strip() != ""),
+         lambda r: f"response_ms {r['response_ms']!r} is not a number")
+    flag(rt < 0, lambda r: f"response_ms {r['response_ms']!r} is negative")
+    out["response_ms"] = rt.astype(float)
+    correct, bad = _parse_bool(df["correct"])
+    flag(bad, lambda r: f"correct {r['correct']!r} is not true/false (or empty)")
+    out["correct"] = correct
+    return out
+
+
+def _time_key(ts: pd.Series) -> np.ndarray:
+    """Sortable times: epoch seconds or ISO 8601; unreadable times sort last (file order among them)."""
+    num = pd.to_numeric(ts, errors="coerce")
+    if num.notna().all():
+        return num.to_numpy(dtype=float)
+    iso = pd.to_datetime(ts, errors="coerce", utc=True, format="ISO8601")
+    key = (iso - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return key.fillna(np.inf).to_numpy(dtype=float)
+
+
+def load_votes(paths, multi_study: bool = False) -> Votes:
+    """Load, validate and merge vote logs (several replicas of one study, or several studies if asked).
+
+    Raises ValueError naming file and line for: empty files, non-UTF-8 bytes, missing columns, malformed
+    rows or values, several study ids in one file, logs of different studies (unless multi_study), and
+    vote_ids that occur twice (within a file or across files).
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no vote log given")
+    frames, extra, problems = [], [], _Problems()
+    first_study_of: dict[str, str] = {}
+    for path in paths:
+        df, ex = read_log(path)
+        extra += [e for e in ex if e not in extra]
+        df = df[list(VOTE_COLUMNS) + ["source"]]
+        if len(df):
+            first = df["study_id"].iloc[0]
+            other = df["study_id"] != first
+            if other.any():
+                i = int(np.flatnonzero(other.to_numpy())[0])
+                raise ValueError(f"{df['source'].iloc[i]}: study_id {df['study_id'].iloc[i]!r} differs from "
+                                 f"{first!r} at {df['source'].iloc[0]}; one log holds one study")
+            first_study_of[str(path)] = first
+        frames.append(_validate(df, problems))
+    problems.raise_if_any("invalid vote log")
+    studies = sorted(set(first_study_of.values()))
+    if len(studies) > 1 and not multi_study:
+        listing = "; ".join(f"{f} holds {s!r}" for f, s in first_study_of.items())
+        raise ValueError(f"these logs belong to different studies ({listing}); merge only replicas of one "
+                         "study, or pass --multi-study to report one row per study")
+    frame = pd.concat(frames, ignore_index=True)
+    dup = frame["vote_id"].duplicated(keep=False)
+    if dup.any():
+        for vid, grp in frame[dup].groupby("vote_id", sort=False):
+            problems.add(grp["source"].iloc[1], f"vote_id {vid!r} already appears at {grp['source'].iloc[0]}")
+        problems.raise_if_any("duplicate vote ids (the same log passed twice, or a corrupted log?)")
+    frame["excluded"] = ""
+    frame.loc[frame["trial_kind"] == "practice", "excluded"] = "practice trial"
+    frame.loc[frame["trial_kind"] == "catch", "excluded"] = "catch trial"
+    # the server refuses a second answer to one trial; if a log holds one anyway, the first answer counts
+    order = np.lexsort((frame.index.to_numpy(), _time_key(frame["timestamp"])))
+    repeated = frame.iloc[order].duplicated(["study_id", "rater_id", "trial_kind", "trial_index"], keep="first")
+    rep_idx = frame.index[order][repeated.to_numpy()]
+    frame.loc[rep_idx, "excluded"] = "repeated answer to one trial"
+    return Votes(frame=frame, files=[str(p) for p in paths], study_ids=studies, extra_columns=extra)
