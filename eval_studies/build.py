@@ -1,0 +1,368 @@
+"""Build a study folder: a study file plus stimuli that carry nothing but pixels.
+
+    python -m eval_studies.build --demo --out studies/demo
+    python -m eval_studies.build --from-folder SRC --out studies/mine [--natural natural]
+
+Every stimulus is re-encoded to an 8-bit RGB PNG with no metadata chunks, resized to one common
+size, and stored under a random 32-hex-digit name (secrets.token_hex): the file name, URL, image size,
+colour mode and PNG header say nothing about its condition. Only study.json, on the server, maps
+names to conditions.
+
+``--from-folder SRC`` reads SRC/<condition>/<item>.<png|jpg|jpeg|webp|bmp>; every condition must have
+the same items (matched by file stem). Practice and catch trials use photos of the natural condition
+(``--natural``) set aside for that: the untouched photo against the same photo cut into shuffled tiles.
+
+``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training:
+  natural        the held-out photo itself
+  telea          a central hole filled by OpenCV's fast-marching inpainting (Telea 2004)
+  navier_stokes  the same hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001)
+plus every method of the project's own hole fillers that can run, found like this: if
+synth/export_stimuli.py exists, the builder writes the photos and holes to request.npz
+(images uint8 NxHxWx3, masks bool NxHxW, True = hole) and runs
+``python -m synth.export_stimuli --request request.npz --out DIR`` in a subprocess (eval_studies never
+imports torch); each sub-folder DIR/<method>/ with one <i>.png per photo becomes a condition.
+If the exporter is missing or fails, the demo says so and uses the classic methods alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from eval_studies.assign import study_key
+from eval_studies.study import NAME_RE, STIMULI_DIR, load_study
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "assets" / "data"
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+DEFAULT_SIZE = 256
+EXPORTER = "synth.export_stimuli"
+
+
+def encode_png(image: np.ndarray | Image.Image, size: int) -> bytes:
+    """Pixels only: RGB 8-bit, size x size (Lanczos), PNG without text, time, gamma or EXIF chunks."""
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        image = Image.fromarray(arr)
+    rgb = image.convert("RGB")
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
+    clean = Image.frombytes("RGB", rgb.size, rgb.tobytes())  # a fresh image: no .info carried over
+    buf = io.BytesIO()
+    clean.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def write_stimulus(folder: Path, image, size: int) -> str:
+    stim = folder / STIMULI_DIR
+    stim.mkdir(parents=True, exist_ok=True)
+    while True:
+        name = f"{secrets.token_hex(16)}.png"
+        if not (stim / name).exists():
+            break
+    (stim / name).write_bytes(encode_png(image, size))
+    return name
+
+
+def broken(image: np.ndarray, seed: int) -> np.ndarray:
+    """An obviously broken version for catch trials: the photo cut into 4x4 tiles, shuffled."""
+    h, w = image.shape[:2]
+    th, tw = h // 4, w // 4
+    img = image[:th * 4, :tw * 4]
+    tiles = [img[y * th:(y + 1) * th, x * tw:(x + 1) * tw] for y in range(4) for x in range(4)]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(16)
+    while (order == np.arange(16)).sum() > 2:  # make sure most tiles move
+        order = rng.permutation(16)
+    rows = [np.concatenate([tiles[order[y * 4 + x]] for x in range(4)], axis=1) for y in range(4)]
+    return np.concatenate(rows, axis=0)
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"--out {out} exists and is not empty; choose a new folder (a study's votes are "
+                         f"never overwritten)")
+
+
+def write_study(out: Path, spec: dict, conditions: dict[str, dict[str, np.ndarray]],
+                pool: dict[str, np.ndarray], size: int) -> Path:
+    """conditions: condition -> item -> image; pool: item -> untouched photo (broken made here)."""
+    out.mkdir(parents=True, exist_ok=True)
+    # write the stimuli in a random order, so file times and directory order say nothing either
+    jobs = [(c, item) for c, imgs in conditions.items() for item in imgs]
+    jobs = [jobs[i] for i in np.random.default_rng(secrets.randbits(32)).permutation(len(jobs))]
+    names: dict[str, dict[str, str]] = {c: {} for c in conditions}
+    for c, item in jobs:
+        names[c][item] = write_stimulus(out, conditions[c][item], size)
+    catch_pool = {}
+    for k, (item, img) in enumerate(sorted(pool.items())):
+        catch_pool[item] = {"real": write_stimulus(out, img, size),
+                            "broken": write_stimulus(out, broken(img, seed=k), size)}
+    spec = {**spec, "conditions": {c: dict(sorted(v.items())) for c, v in names.items()},
+            "catch_pool": catch_pool}
+    path = out / "study.json"
+    path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    study_key(out)
+    load_study(out)  # the built study must pass its own validation
+    return path
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+def load_heldout() -> tuple[str, np.ndarray]:
+    """Held-out photos (uint8 NxHxWx3), read with numpy: synth.data would import torch."""
+    for name in ("photos", "digits"):
+        path = DATA / name / "heldout.npz"
+        if path.exists():
+            with np.load(path, allow_pickle=False) as f:
+                images = f["images"]
+            if images.shape[-1] == 1:
+                images = np.repeat(images, 3, axis=-1)
+            return name, images
+    raise FileNotFoundError(f"no held-out photos under {DATA} (expected photos/ or digits/heldout.npz)")
+
+
+def central_hole(h: int, w: int, frac: float = 0.4) -> np.ndarray:
+    mh, mw = int(round(h * frac)), int(round(w * frac))
+    m = np.zeros((h, w), bool)
+    m[(h - mh) // 2:(h - mh) // 2 + mh, (w - mw) // 2:(w - mw) // 2 + mw] = True
+    return m
+
+
+def classic_fill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
+    flag = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}[method]
+    radius = max(3, image.shape[0] // 16)
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    out = cv2.cvtColor(cv2.inpaint(bgr, mask.astype(np.uint8) * 255, radius, flag), cv2.COLOR_BGR2RGB)
+    out[~mask] = image[~mask]  # unmasked pixels stay bit-identical
+    return out
+
+
+def exported_methods(images: np.ndarray, masks: np.ndarray, exporter: str = EXPORTER,
+                     timeout: float = 600, env: dict | None = None) -> tuple[dict[str, list[np.ndarray]], str]:
+    """Run the project's hole fillers through ``python -m <exporter>`` (see the module docstring).
+
+    Returns ({method: [image per photo]}, a sentence saying what happened).
+    """
+    module_file = ROOT / Path(*exporter.split(".")).with_suffix(".py")
+    run_env = {**os.environ, **(env or {})}
+    if not module_file.exists() and not env:
+        return {}, f"{exporter} not found: the demo uses the classic methods only"
+    with tempfile.TemporaryDirectory() as tmp:
+        req, out = Path(tmp) / "request.npz", Path(tmp) / "methods"
+        np.savez(req, images=images, masks=masks)
+        cmd = [sys.executable, "-m", exporter, "--request", str(req), "--out", str(out)]
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {}, f"{exporter} took longer than {timeout:.0f} s: the demo uses the classic methods only"
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            return {}, f"{exporter} failed ({tail[0]}): the demo uses the classic methods only"
+        found: dict[str, list[np.ndarray]] = {}
+        skipped = []
+        for sub in sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []:
+            files = [sub / f"{i}.png" for i in range(len(images))]
+            if not NAME_RE.match(sub.name) or not all(f.is_file() for f in files):
+                skipped.append(sub.name)
+                continue
+            found[sub.name] = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+        note = f"{exporter} gave {sorted(found) or 'no methods'}"
+        if skipped:
+            note += f"; skipped {skipped} (bad name or missing images)"
+        return found, note
+
+
+def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAULT_SIZE, seed: int = 0,
+               exporter: str = EXPORTER, exporter_env: dict | None = None) -> tuple[Path, list[str]]:
+    out = Path(out)
+    _check_out(out)
+    notes = []
+    dataset, images = load_heldout()
+    if len(images) < n_items + n_pool:
+        raise ValueError(f"{dataset} has {len(images)} held-out photos; the demo needs {n_items + n_pool}")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(images), size=n_items + n_pool, replace=False)
+    study_imgs, pool_imgs = images[pick[:n_items]], images[pick[n_items:]]
+    items = [f"{dataset}-{i:04d}" for i in pick[:n_items]]
+    h, w = study_imgs.shape[1:3]
+    masks = np.stack([central_hole(h, w)] * n_items)
+    conditions: dict[str, dict[str, np.ndarray]] = {"natural": dict(zip(items, study_imgs))}
+    for method in ("telea", "navier_stokes"):
+        conditions[method] = {it: classic_fill(im, m, method) for it, im, m in zip(items, study_imgs, masks)}
+    extra, note = exported_methods(study_imgs, masks, exporter=exporter, env=exporter_env)
+    notes.append(note)
+    for method, imgs in extra.items():
+        if method in conditions:
+            notes.append(f"exported method {method!r} clashes with a built-in condition; skipped")
+            continue
+        conditions[method] = dict(zip(items, imgs))
+    n_pairs = len(conditions) * (len(conditions) - 1) // 2
+    pairwise = n_pairs * max(1, 12 // n_pairs)  # whole rounds of pairs
+    real_fake = len(conditions) * max(1, 12 // len(conditions))
+    if pairwise + real_fake > n_items:
+        raise ValueError(f"{len(conditions)} conditions need {pairwise + real_fake} items per rater; "
+                         f"the demo has {n_items}")
+    spec = {
+        "id": f"demo-{dataset}-holes",
+        "title": "Which photo looks real?",
+        "tasks": ["pairwise", "real_fake"],
+        "natural_condition": "natural",
+        "trials_per_rater": {"pairwise": pairwise, "real_fake": real_fake},
+        "practice_trials": 2,
+        "catch_trials": 4,
+        "completion_code": secrets.token_hex(4).upper(),
+    }
+    pool = {f"catch-{dataset}-{i:04d}": im for i, im in zip(pick[n_items:], pool_imgs)}
+    path = write_study(out, spec, conditions, pool, size)
+    notes.append(f"{len(conditions)} conditions {sorted(conditions)}, {n_items} items, "
+                 f"{pairwise} pairwise + {real_fake} real/fake scored trials per rater")
+    return path, notes
+
+
+# -- from a folder --------------------------------------------------------------------------------
+
+def item_name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-") or "item"
+    return name[:128]
+
+
+def read_folder(src: Path) -> dict[str, dict[str, Path]]:
+    src = Path(src)
+    if not src.is_dir():
+        raise ValueError(f"--from-folder {src} is not a folder")
+    conditions: dict[str, dict[str, Path]] = {}
+    for sub in sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not NAME_RE.match(sub.name):
+            raise ValueError(f"condition folder {sub.name!r}: names are 1-64 letters, digits, '_', '.', '-'")
+        files = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not files:
+            raise ValueError(f"condition folder {sub} has no images ({', '.join(IMAGE_EXTS)})")
+        items: dict[str, Path] = {}
+        for f in files:
+            it = item_name(f.stem)
+            if it in items:
+                raise ValueError(f"{sub}: {items[it].name} and {f.name} are both item {it!r}")
+            items[it] = f
+        conditions[sub.name] = items
+    if not conditions:
+        raise ValueError(f"{src} has no sub-folders: expected one folder of images per condition")
+    all_items = set().union(*(set(v) for v in conditions.values()))
+    for c, items in conditions.items():
+        missing = sorted(all_items - set(items))
+        if missing:
+            raise ValueError(f"condition {c!r} has no image for item(s) {missing[:5]}: every condition "
+                             f"needs one image per item (matched by file name)")
+    return conditions
+
+
+def build_from_folder(src: Path, out: Path, *, study_id: str | None = None, tasks=("pairwise", "real_fake"),
+                      natural: str | None = None, trials_per_rater: int | None = None, practice: int = 2,
+                      catch: int = 2, size: int = DEFAULT_SIZE, completion_code: str | None = None,
+                      redirect_url: str | None = None, exposure_ms: int | None = None,
+                      title: str | None = None, seed: int = 0) -> tuple[Path, list[str]]:
+    out = Path(out)
+    _check_out(out)
+    files = read_folder(src)
+    if natural is None and "natural" in files:
+        natural = "natural"
+    if natural is not None and natural not in files:
+        raise ValueError(f"--natural {natural!r} is not a condition folder; folders: {sorted(files)}")
+    items = sorted(next(iter(files.values())))
+    n_pool = practice + catch
+    pool_items: list[str] = []
+    if n_pool:
+        if natural is None:
+            raise ValueError("practice and catch trials use untouched photos: name the natural condition "
+                             "with --natural, or pass --practice 0 --catch 0")
+        if n_pool >= len(items):
+            raise ValueError(f"{len(items)} items cannot spare {n_pool} for practice and catch trials")
+        rng = np.random.default_rng(seed)
+        pool_items = sorted(items[i] for i in rng.choice(len(items), size=n_pool, replace=False))
+    study_items = [it for it in items if it not in pool_items]
+
+    def load(path: Path) -> np.ndarray:
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB"))
+        except OSError as e:
+            raise ValueError(f"{path}: not a readable image ({e})") from None
+
+    conditions = {c: {it: load(files[c][it]) for it in study_items} for c in files}
+    pool = {f"catch-{it}": load(files[natural][it]) for it in pool_items}
+    n = trials_per_rater if trials_per_rater is not None else len(study_items)
+    spec = {"id": study_id or item_name(Path(out).name), "tasks": list(tasks), "trials_per_rater": n,
+            "practice_trials": practice, "catch_trials": catch}
+    if title:
+        spec["title"] = title
+    if natural:
+        spec["natural_condition"] = natural
+    spec["completion_code"] = completion_code or (None if redirect_url else secrets.token_hex(4).upper())
+    if spec["completion_code"] is None:
+        del spec["completion_code"]
+    if redirect_url:
+        spec["redirect_url"] = redirect_url
+    if exposure_ms:
+        spec["exposure_ms"] = exposure_ms
+    path = write_study(out, spec, conditions, pool, size)
+    return path, [f"{len(files)} conditions {sorted(files)}, {len(study_items)} items, "
+                  f"{len(pool_items)} set aside for practice/catch"]
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--demo", action="store_true", help="build the demo study from held-out photos")
+    src.add_argument("--from-folder", type=Path, help="folder with one sub-folder of images per condition")
+    p.add_argument("--out", type=Path, required=True, help="new study folder")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="side of every stimulus in pixels")
+    p.add_argument("--id", dest="study_id", help="study id (default: the --out folder's name)")
+    p.add_argument("--title", help="title the raters see (must not name a condition)")
+    p.add_argument("--tasks", default="pairwise,real_fake", help="comma-separated: pairwise, real_fake")
+    p.add_argument("--natural", help="the condition of untouched photos (default: 'natural' if present)")
+    p.add_argument("--trials-per-rater", type=int, help="scored trials per rater (default: one per item)")
+    p.add_argument("--practice", type=int, default=2)
+    p.add_argument("--catch", type=int, default=2)
+    p.add_argument("--completion-code")
+    p.add_argument("--redirect-url")
+    p.add_argument("--exposure-ms", type=int)
+    args = p.parse_args(argv)
+    if not 16 <= args.size <= 2048:
+        p.error(f"--size must be in 16..2048, got {args.size}")
+    created = not args.out.exists()
+    try:
+        if args.demo:
+            path, notes = build_demo(args.out, size=args.size)
+        else:
+            path, notes = build_from_folder(
+                args.from_folder, args.out, study_id=args.study_id, tasks=tuple(args.tasks.split(",")),
+                natural=args.natural, trials_per_rater=args.trials_per_rater, practice=args.practice,
+                catch=args.catch, size=args.size, completion_code=args.completion_code,
+                redirect_url=args.redirect_url, exposure_ms=args.exposure_ms, title=args.title)
+    except (ValueError, FileNotFoundError) as e:
+        if created and args.out.is_dir():
+            shutil.rmtree(args.out, ignore_errors=True)  # leave no half-built study behind
+        sys.exit(f"error: {e}")
+    for n in notes:
+        print(n)
+    print(f"study written to {path}")
+    print(f"serve it to raters:  python app.py --study {path.parent} --port 7861")
+
+
+if __name__ == "__main__":
+    main()
