@@ -180,8 +180,8 @@ def analyse(votes: Votes, target: str | None = None, natural: str | None = None,
         slow_limit = float("nan")
     judged = frame[frame["trial_kind"] != "practice"]
     per = pd.DataFrame(index=rater_keys)
-    per["study_id"] = [k.split("\x1f", 1)[0] for k in rater_keys]
-    per["rater_id"] = [k.split("\x1f", 1)[1] for k in rater_keys]
+    per["study_id"] = pd.Series([k.split("\x1f", 1)[0] for k in rater_keys], index=rater_keys, dtype=object)
+    per["rater_id"] = pd.Series([k.split("\x1f", 1)[1] for k in rater_keys], index=rater_keys, dtype=object)
     per["scored_votes"] = scored.groupby("rater_key").size().reindex(rater_keys, fill_value=0)
     per["catch_trials"] = catch.groupby("rater_key").size().reindex(rater_keys, fill_value=0)
     per["catch_failed"] = (catch["correct"] == False).groupby(catch["rater_key"]).sum().reindex(  # noqa: E712
@@ -350,7 +350,7 @@ def _raters_table(rep: Report) -> pd.DataFrame:
     r = rep.raters
     flagged = r[(r["catch_failed"] > 0) | (r["fast_answers"] > 0) | (r["slow_answers"] > 0)]
     return pd.DataFrame({
-        "Rater": flagged["rater_id"] if len(rep.study_ids) == 1 else flagged["study_id"] + "/" + flagged["rater_id"],
+        "Rater": flagged["rater_id"] if len(rep.study_ids) <= 1 else flagged["study_id"] + "/" + flagged["rater_id"],
         "Scored votes": flagged["scored_votes"], "Catch trials": flagged["catch_trials"],
         "Catch failed": flagged["catch_failed"], f"Faster than {FAST_MS:.0f} ms": flagged["fast_answers"],
         "Slow outliers": flagged["slow_answers"], "Median ms": flagged["median_ms"].round(0)})

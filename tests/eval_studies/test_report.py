@@ -1,0 +1,362 @@
+"""The report against counts by hand and scipy, on simulated logs with known answers; bad logs; outputs."""
+
+import base64
+import csv
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from eval_studies import report, simulate
+from eval_studies.schema import VOTE_COLUMNS
+from eval_studies.votes import load_votes
+
+LECTURE_TABLE1 = {"context_encoder": "87.1%", "global_local": "68.3%", "nearest_neighbor": "91.2%",
+                  "patchmatch": "76.0%"}
+LECTURE_TABLE2 = {"natural": "97.7%", "ours": "62.4%", "context_encoder": "21.3%", "global_local": "45.5%",
+                  "nearest_neighbor": "14.7%", "patchmatch": "38.1%"}
+
+
+@pytest.fixture(scope="module")
+def lecture_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("lecture") / "votes.csv"
+    return simulate.write_log(simulate.simulate(simulate.LECTURE, raters=50, seed=0), path)
+
+
+@pytest.fixture(scope="module")
+def lecture(lecture_log):
+    return report.analyse(load_votes([lecture_log]), n_boot=400, seed=0)
+
+
+@pytest.fixture(scope="module")
+def raw(lecture_log):
+    return pd.read_csv(lecture_log, dtype=str, keep_default_na=False)
+
+
+def _holm_by_hand(p):
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adj, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adj[i] = running
+    return adj
+
+
+def test_lecture_tables_cell_for_cell(lecture):
+    t1 = lecture.wide("pairwise")
+    assert list(t1["Study"]) == ["lecture-hole-filling"]
+    assert {c: t1[c].iloc[0] for c in LECTURE_TABLE1} == LECTURE_TABLE1
+    t2 = lecture.wide("real_fake")
+    assert {c: t2[c].iloc[0] for c in LECTURE_TABLE2} == LECTURE_TABLE2
+    assert list(t2.columns[1:3]) == ["natural", "ours"]       # natural images first, then the target
+    assert lecture.target == "ours" and lecture.natural == "natural"
+
+
+def _check_cells(cells: pd.DataFrame, successes: pd.Series, totals: pd.Series):
+    assert len(cells) == len(totals)
+    for row in cells.itertuples():
+        k, n = int(successes[row.condition]), int(totals[row.condition])
+        assert (row.successes, row.votes) == (k, n)
+        assert row.percent == pytest.approx(100 * k / n)
+        bt = sps.binomtest(k, n, 0.5)
+        w, e = bt.proportion_ci(0.95, "wilson"), bt.proportion_ci(0.95, "exact")
+        assert (row.wilson_low, row.wilson_high) == pytest.approx((w.low, w.high), abs=1e-12)
+        assert (row.cp_low, row.cp_high) == pytest.approx((e.low, e.high), abs=1e-10)
+        assert row.p_value == pytest.approx(bt.pvalue, rel=1e-9)
+        # the rater bootstrap interval is near the binomial ones here (raters are alike) and holds the estimate
+        assert row.boot_low <= k / n <= row.boot_high
+        assert abs(row.boot_low - w.low) < 0.03 and abs(row.boot_high - w.high) < 0.03
+    assert list(cells["p_holm"]) == pytest.approx(_holm_by_hand(list(cells["p_value"])), rel=1e-9)
+
+
+def test_every_statistic_against_hand_counts_and_scipy(lecture, raw):
+    s = raw[raw.trial_kind == "scored"]
+    pw = s[s.task == "pairwise"]
+    baseline = pw.left_condition.where(pw.left_condition != "ours", pw.right_condition)
+    _check_cells(lecture.table("pairwise"), (pw.chosen_condition == "ours").groupby(baseline).sum(),
+                 pw.groupby(baseline).size())
+    rf = s[s.task == "real_fake"]
+    _check_cells(lecture.table("real_fake"), (rf.choice == "real").groupby(rf.left_condition).sum(),
+                 rf.groupby(rf.left_condition).size())
+
+
+def test_catch_failures_and_tables_without_them(lecture, raw):
+    catch = raw[raw.trial_kind == "catch"]
+    failing = sorted(catch.loc[catch.correct == "False", "rater_id"].unique())
+    assert sorted(lecture.failing_raters) == failing and len(failing) == 2
+    s = raw[(raw.trial_kind == "scored") & ~raw.rater_id.isin(failing)]
+    rf = s[s.task == "real_fake"]
+    _check_cells(lecture.table("real_fake", "without catch failures"),
+                 (rf.choice == "real").groupby(rf.left_condition).sum(), rf.groupby(rf.left_condition).size())
+    per = lecture.raters.set_index("rater_id")
+    assert per.loc[failing, "catch_failed"].tolist() == [1, 1]
+    assert (per["catch_trials"] == 4).all()
+
+
+def test_position_bias_and_response_time_outliers(lecture, raw):
+    s = raw[raw.trial_kind == "scored"]
+    pw = s[s.task == "pairwise"]
+    k, n = int((pw.choice == "left").sum()), len(pw)
+    pos = lecture.position
+    assert (pos["left"], pos["votes"]) == (k, n)
+    ci = sps.binomtest(k, n).proportion_ci(0.95, "wilson")
+    assert (pos["wilson_low"], pos["wilson_high"]) == pytest.approx((ci.low, ci.high))
+    judged = raw[raw.trial_kind != "practice"].copy()
+    rt = judged.response_ms.astype(float)
+    q1, q3 = np.percentile(np.log(rt), [25, 75])
+    slow = np.exp(q3 + 3 * (q3 - q1))
+    assert lecture.rt_limits[1] == pytest.approx(slow)
+    per = lecture.raters.set_index("rater_id")
+    assert per["fast_answers"].sum() == (rt < 300).sum() > 0
+    assert per["slow_answers"].sum() == (rt > slow).sum() > 0
+    by_rater = (rt < 300).groupby(judged.rater_id).sum()
+    assert (per["fast_answers"].sort_index() == by_rater.sort_index()).all()
+
+
+def test_agreement_and_ranking(lecture, raw):
+    ag = lecture.agreement.set_index("task")
+    assert ag.loc["real_fake", "units"] == 6 * 40          # 6 conditions x 40 items, each seen by 25 raters
+    assert 0 < ag.loc["real_fake", "alpha"] < 1
+    r = lecture.ranking
+    assert r["condition"].iloc[0] == "ours"
+    # conditions beaten more often by ours rank lower: order of the pairwise table, reversed
+    t = lecture.table("pairwise").sort_values("percent")
+    assert list(r["condition"].iloc[1:]) == list(t["condition"])
+    assert (r["low"] <= r["log_strength"]).all() and (r["log_strength"] <= r["high"]).all()
+    s = raw[(raw.trial_kind == "scored") & (raw.task == "pairwise")]
+    assert r.set_index("condition").loc["ours", "wins"] == (s.chosen_condition == "ours").sum()
+
+
+def test_exclusions_are_counted(lecture, raw):
+    assert lecture.exclusions == {"catch trial": int((raw.trial_kind == "catch").sum()),
+                                  "practice trial": int((raw.trial_kind == "practice").sum())}
+    assert lecture.votes_read == len(raw)
+    assert lecture.votes_counted == int((raw.trial_kind == "scored").sum())
+
+
+def test_repeated_answers_are_counted_not_used(tmp_path, raw):
+    df = raw.copy()
+    dup = df[df.trial_kind == "scored"].iloc[[0]].copy()
+    dup["vote_id"] = "another-id"
+    dup["timestamp"] = "2099-01-01T00:00:00Z"
+    dup["choice"] = "fake" if dup["choice"].iloc[0] == "real" else ("real" if dup.task.iloc[0] == "real_fake" else dup["choice"].iloc[0])
+    path = simulate.write_log(pd.concat([df, dup]), tmp_path / "votes.csv")
+    v = load_votes([path])
+    assert v.exclusion_counts()["repeated answer to one trial"] == 1
+    assert v.frame.loc[v.frame.vote_id == "another-id", "excluded"].item() == "repeated answer to one trial"
+
+
+def test_replicas_merge_to_the_same_report(tmp_path):
+    df = simulate.simulate(replace(simulate.LECTURE, votes_per_cell=200), raters=10, seed=4)
+    one = simulate.write_log(df, tmp_path / "votes.csv")
+    a = simulate.write_log(df[df.rater_id < "sim-0005"], tmp_path / "votes-a.csv")
+    b = simulate.write_log(df[df.rater_id >= "sim-0005"], tmp_path / "votes-b.csv")
+    r1 = report.analyse(load_votes([one]), n_boot=50)
+    r2 = report.analyse(load_votes([a, b]), n_boot=50)
+    cols = ["condition", "votes", "successes", "p_value"]
+    pd.testing.assert_frame_equal(r1.cells[cols], r2.cells[cols])
+
+
+def test_several_studies_need_a_flag_and_give_one_row_each(tmp_path):
+    spec = replace(simulate.LECTURE, votes_per_cell=200)
+    a = simulate.write_log(simulate.simulate(spec, raters=8, seed=1), tmp_path / "a.csv")
+    b = simulate.write_log(simulate.simulate(replace(spec, study_id="second", pairwise={"patchmatch": 0.6}),
+                                             raters=8, seed=2), tmp_path / "b.csv")
+    with pytest.raises(ValueError, match=r"different studies.*--multi-study"):
+        load_votes([a, b])
+    rep = report.analyse(load_votes([a, b], multi_study=True), n_boot=50)
+    t1 = rep.wide("pairwise")
+    assert list(t1["Study"]) == ["lecture-hole-filling", "second"]
+    assert t1.set_index("Study").loc["second", "patchmatch"] == "60.0%"
+    assert t1.set_index("Study").loc["second", "global_local"] == ""       # not in that study
+    assert len(rep.table("pairwise")) == 5                                   # Holm over all five cells
+
+
+def test_target_detection(tmp_path):
+    spec = replace(simulate.LECTURE, votes_per_cell=100, pairwise={"patchmatch": 0.7})
+    path = simulate.write_log(simulate.simulate(spec, raters=5), tmp_path / "v.csv")
+    with pytest.raises(ValueError, match="pass --target"):     # one pair: either side could be the target
+        report.analyse(load_votes([path]), n_boot=10)
+    rep = report.analyse(load_votes([path]), target="patchmatch", n_boot=10)
+    assert rep.wide("pairwise")["ours"].iloc[0] == "30.0%"
+    with pytest.raises(ValueError, match="'nope' does not occur"):
+        report.analyse(load_votes([path]), target="nope", n_boot=10)
+
+
+# ------------------------------------------------------------------ bad logs: file and line in every message
+
+def _write(path: Path, rows, header=VOTE_COLUMNS):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _row(**kw):
+    base = dict(vote_id="v1", timestamp="2025-01-01T00:00:00Z", study_id="s", rater_id="r1", trial_index="0",
+                trial_kind="scored", task="pairwise", item="i1", left_condition="ours", right_condition="base",
+                left_stimulus="a.png", right_stimulus="b.png", choice="left", chosen_condition="ours",
+                correct="", response_ms="1200", app_version="1")
+    base.update(kw)
+    return [base[c] for c in VOTE_COLUMNS]
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "votes.csv"
+    p.write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 1: the file is empty"):
+        load_votes([p])
+
+
+def test_non_utf8(tmp_path):
+    p = _write(tmp_path / "votes.csv", [_row(), _row(vote_id="v2", trial_index="1")])
+    data = p.read_bytes().replace(b"r1,1,", b"r1,1\xff,")
+    p.write_bytes(data)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 3: not UTF-8 text \(byte 0xff"):
+        load_votes([p])
+
+
+def test_missing_columns(tmp_path):
+    header = [c for c in VOTE_COLUMNS if c not in ("choice", "rater_id")]
+    p = tmp_path / "votes.csv"
+    with open(p, "w", newline="") as fh:
+        csv.writer(fh).writerow(header)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 1: the header lacks column\(s\) rater_id, choice"):
+        load_votes([p])
+
+
+def test_mixed_study_ids_in_one_file(tmp_path):
+    p = _write(tmp_path / "votes.csv", [_row(), _row(vote_id="v2", trial_index="1"),
+                                        _row(vote_id="v3", trial_index="2", study_id="other")])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:4: study_id 'other' differs from 's'"):
+        load_votes([p])
+
+
+def test_duplicate_vote_ids_within_and_across_files(tmp_path):
+    p = _write(tmp_path / "votes.csv", [_row(), _row(trial_index="1")])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:3: vote_id 'v1' already appears at {re.escape(str(p))}:2"):
+        load_votes([p])
+    a = _write(tmp_path / "a.csv", [_row()])
+    b = _write(tmp_path / "b.csv", [_row(rater_id="r2")])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(b))}:2: vote_id 'v1' already appears at {re.escape(str(a))}:2"):
+        load_votes([a, b])
+    with pytest.raises(ValueError, match="duplicate vote ids"):
+        load_votes([a, a])                     # the same replica passed twice
+
+
+def test_malformed_rows_each_named(tmp_path):
+    p = _write(tmp_path / "votes.csv", [
+        _row(),
+        _row(vote_id="v2", choice="up"),                                    # line 3
+        _row(vote_id="v3", chosen_condition="base"),                        # line 4: not the chosen side
+        _row(vote_id="v4", response_ms="fast"),                             # line 5
+        _row(vote_id="v5", trial_kind="warmup"),                            # line 6
+        _row(vote_id="v6", correct="maybe"),                                # line 7
+    ])
+    with open(p, "a", newline="") as fh:
+        fh.write("v7,2025,s,r1,3\n")                                        # line 8: cut off
+    with pytest.raises(ValueError) as e:
+        load_votes([p])
+    msg = str(e.value)
+    assert f"{p}: line 8: 5 fields where the header has 17" in msg
+    _write(p, [_row(), _row(vote_id="v2", choice="up"), _row(vote_id="v3", chosen_condition="base"),
+               _row(vote_id="v4", response_ms="fast"), _row(vote_id="v5", trial_kind="warmup"),
+               _row(vote_id="v6", correct="maybe")])
+    with pytest.raises(ValueError) as e:
+        load_votes([p])
+    msg = str(e.value)
+    assert f"{p}:3: choice 'up' is not one of left, right" in msg
+    assert f"{p}:4: chosen_condition 'base' is not the condition on the chosen side" in msg
+    assert f"{p}:5: response_ms 'fast' is not a number" in msg
+    assert f"{p}:6: trial_kind 'warmup' is not one of practice, scored, catch" in msg
+    assert f"{p}:7: correct 'maybe' is not true/false" in msg
+
+
+def test_header_only_log_is_an_empty_study(tmp_path):
+    p = _write(tmp_path / "votes.csv", [])
+    rep = report.analyse(load_votes([p]), n_boot=10)
+    assert rep.cells.empty and rep.votes_read == 0
+    assert "No scored votes yet" in report.render_markdown(rep, {})
+
+
+def test_study_server_log_format_is_read(tmp_path):
+    # the study server writes correct as 1/0 and real_fake chosen_condition empty for "fake"
+    p = _write(tmp_path / "votes.csv", [
+        _row(),
+        _row(vote_id="v2", trial_index="1", trial_kind="catch", left_condition="catch_photo",
+             right_condition="catch_broken", chosen_condition="catch_photo", correct="1"),
+        _row(vote_id="v3", trial_index="2", task="real_fake", left_condition="natural", right_condition="",
+             right_stimulus="", choice="fake", chosen_condition="", correct="0"),
+        _row(vote_id="v4", trial_index="3", timestamp="2025-01-01T00:00:01.123+00:00", choice="right",
+             chosen_condition="base"),
+    ])
+    v = load_votes([p])
+    assert v.frame["correct"].tolist()[1:3] == [True, False]
+    rep = report.analyse(v, target="ours", n_boot=20)
+    assert rep.wide("pairwise")["base"].iloc[0] == "50.0%"
+    assert rep.wide("real_fake")["natural"].iloc[0] == "0.0%"
+
+
+# ------------------------------------------------------------------ outputs
+
+def test_every_format_is_written(lecture, tmp_path):
+    md = report.write_report(lecture, "md", tmp_path / "r.md")
+    text = (tmp_path / "r.md").read_text()
+    assert "| lecture-hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in text
+    assert "97.7%" in text and "![pairwise chart](r-pairwise.png)" in text
+    assert {p.name for p in md} == {"r.md", "r-pairwise.png", "r-realism.png", "r-ranking.png"}
+    assert (tmp_path / "r-pairwise.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report.write_report(lecture, "html", tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    imgs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert len(imgs) == 3 and base64.b64decode(imgs[0])[:4] == b"\x89PNG"
+    assert "<td>76.0%</td>" in html
+    report.write_report(lecture, "latex", tmp_path / "r.tex")
+    tex = (tmp_path / "r.tex").read_text()
+    assert r"76.0\%" in tex and r"\includegraphics" in tex and r"context\_encoder" in tex
+    files = report.write_report(lecture, "csv", tmp_path / "r.csv")
+    cells = pd.read_csv(tmp_path / "r.csv")
+    assert list(cells.columns) == report.CELL_COLUMNS
+    assert cells.query("table == 'pairwise' and raters == 'all' and condition == 'patchmatch'")["successes"].item() == 760
+    assert {p.name for p in files} >= {"r-raters.csv", "r-ranking.csv", "r-quality.csv"}
+    ranking = pd.read_csv(tmp_path / "r-ranking.csv")
+    assert (ranking["log_strength"] < 0).any()            # negative numbers are not "neutralised"
+
+
+def test_csv_injection_is_neutralised(tmp_path):
+    rows = [_row(vote_id=f"v{i}", trial_index=str(i), rater_id=f"r{i}", left_condition="=HYPERLINK(1)",
+                 right_condition="+base", chosen_condition="=HYPERLINK(1)") for i in range(4)]
+    p = _write(tmp_path / "votes.csv", rows)
+    rep = report.analyse(load_votes([p]), target="=HYPERLINK(1)", n_boot=10)
+    report.write_report(rep, "csv", tmp_path / "r.csv")
+    with open(tmp_path / "r.csv", newline="") as fh:
+        cells = list(csv.reader(fh))
+    flat = [c for row in cells for c in row]
+    assert "'=HYPERLINK(1)" in flat and "'+base" in flat
+    assert not any(c[:1] in "=+@" for c in flat if c)
+    assert report.csv_safe(-0.53) == "-0.53" and report.csv_safe("-1e-5") == "-1e-5"
+    assert report.csv_safe("-x") == "'-x" and report.csv_safe("@a") == "'@a" and report.csv_safe("ok") == "ok"
+
+
+def test_cli(lecture_log, tmp_path, capsys):
+    assert report.main([str(lecture_log), "--format", "html", "--out", str(tmp_path / "r.html"), "--boot", "50"]) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "r.html").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"")
+    assert report.main([str(bad), "--out", str(tmp_path / "x.md")]) == 2
+    assert f"{bad}: line 1: the file is empty" in capsys.readouterr().err
+    assert report.main(["--plan", "--rate", "0.6"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"60%\s+0.05\s+0.8\s+194\s", out)
+
+
+def test_bench_runs_and_reports_stages():
+    df = report.bench(n_votes=2000, n_boot=50, raters=20)
+    assert list(df["stage"])[-1] == "total" and (df["seconds"] > 0).all()
+    assert df.attrs["scored"] == 2000
