@@ -70,9 +70,9 @@ def build_report(logs: list[Path], target: str, natural: str, out_dir: Path):
     """(markdown, table 1, table 2, 3 chart images, report files) for the tab."""
     v = load_votes(logs)
     rep = rpt.analyse(v, target=target.strip() or None, natural=natural.strip() or None)
-    files = []
+    files: dict[Path, None] = {}      # ordered set: every format writes the same chart files
     for fmt in rpt.FORMATS:
-        files += rpt.write_report(rep, fmt, out_dir / f"report{rpt.SUFFIX[fmt]}")
+        files.update(dict.fromkeys(rpt.write_report(rep, fmt, out_dir / f"report{rpt.SUFFIX[fmt]}")))
     png = rpt.charts(rep)
     md = rpt.render_markdown(rep, {})
     return (md, rep.wide("pairwise"), rep.wide("real_fake"), _png(png.get("pairwise")),

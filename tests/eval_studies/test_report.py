@@ -360,3 +360,13 @@ def test_bench_runs_and_reports_stages():
     df = report.bench(n_votes=2000, n_boot=50, raters=20)
     assert list(df["stage"])[-1] == "total" and (df["seconds"] > 0).all()
     assert df.attrs["scored"] == 2000
+
+
+def test_report_needs_neither_torch_nor_gradio():
+    import subprocess
+    import sys
+    code = ("import sys, eval_studies.report, eval_studies.simulate, eval_studies.stats, eval_studies.votes; "
+            "print(sorted(m for m in ('torch', 'gradio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,60 @@
+"""The Results tab in a real Chromium: locked without a password, refuses a wrong one, shows the tables."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from eval_studies import simulate
+
+PASSWORD = "correct horse battery staple"
+SHOT = os.environ.get("RESULTS_TAB_SCREENSHOT")   # set to a .png path to look at the tab
+
+
+@pytest.fixture
+def studies_root(tmp_path):
+    root = tmp_path / "studies"
+    simulate.write_log(simulate.simulate(simulate.LECTURE, raters=20, seed=0), root / "lecture" / "votes.csv")
+    return root
+
+
+def _open_results(page, app):
+    page.goto(app.url)
+    page.get_by_role("tab", name="Results").click()
+
+
+@pytest.mark.e2e
+def test_no_password_keeps_the_tab_locked(launch_app, studies_root, page):
+    app = launch_app("--studies-root", str(studies_root), env={"SYNTH_RESULTS_PASSWORD": ""})
+    _open_results(page, app)
+    expect(page.get_by_text("no password is set")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("SYNTH_RESULTS_PASSWORD").first).to_be_visible()
+    assert page.locator("#results-password").count() == 0
+    assert "76.0%" not in page.content()
+
+
+@pytest.mark.e2e
+def test_wrong_then_right_password(launch_app, studies_root, page):
+    app = launch_app("--studies-root", str(studies_root), env={"SYNTH_RESULTS_PASSWORD": PASSWORD})
+    _open_results(page, app)
+    box = page.locator("#results-password input")
+    box.fill("guess")
+    page.locator("#results-unlock").click()
+    expect(page.locator("#results-refusal")).to_contain_text("Wrong password", timeout=30_000)
+    expect(page.locator("#results-build")).to_be_hidden()
+    assert "lecture" not in page.content()            # not even the study list before the password
+
+    box.fill(PASSWORD)
+    page.locator("#results-unlock").click()
+    expect(page.locator("#results-build")).to_be_visible(timeout=30_000)
+    # live counts of the picked study: 20 raters, 10 cells of 1000 scored votes
+    expect(page.get_by_text(re.compile(r"votes\*?\*? from 20 raters"))).to_be_visible(timeout=30_000)
+    page.locator("#results-build").click()
+    table1 = page.locator("#results-table1")
+    expect(table1).to_contain_text("76.0%", timeout=60_000)
+    expect(table1).to_contain_text("lecture-hole-filling")
+    expect(page.locator("#results-table2")).to_contain_text("97.7%")
+    expect(page.locator("#results-status")).to_contain_text("Report built")
+    if SHOT:
+        page.screenshot(path=SHOT, full_page=True)
