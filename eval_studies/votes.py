@@ -26,7 +26,7 @@ FALSE_WORDS = {"false", "0", "no", "n", "f"}
 class Votes:
     """Every vote of one or more logs (one study unless several were asked for), validated.
 
-    frame: one row per vote, the VOTE_COLUMNS plus `source` ("file:line"), `correct` as True/False/NA,
+    frame: one row per vote, the VOTE_COLUMNS plus `source` ("FILE: line N"), `correct` as True/False/NA,
     `response_ms` as float, `trial_index` as int, and `excluded` ("" for a vote that counts in the tables,
     otherwise the reason it does not).
     """
@@ -75,7 +75,7 @@ def _decode(path: Path) -> str:
 
 
 def read_log(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
-    """One log file as strings, with a `source` column "file:line"; raises ValueError on a broken file."""
+    """One log file as strings, with a `source` column "FILE: line N"; raises ValueError on a broken file."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
@@ -114,7 +114,7 @@ def read_log(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
         lines.append(reader.line_num)
     problems.raise_if_any(f"{path}: malformed vote log")
     df = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(columns=header, dtype=str)
-    df["source"] = [f"{path}:{n}" for n in lines]
+    df["source"] = [f"{path}: line {n}" for n in lines]
     extra = [h for h in header if h not in VOTE_COLUMNS]
     return df, extra
 

@@ -234,17 +234,17 @@ def test_missing_columns(tmp_path):
 def test_mixed_study_ids_in_one_file(tmp_path):
     p = _write(tmp_path / "votes.csv", [_row(), _row(vote_id="v2", trial_index="1"),
                                         _row(vote_id="v3", trial_index="2", study_id="other")])
-    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:4: study_id 'other' differs from 's'"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 4: study_id 'other' differs from 's'"):
         load_votes([p])
 
 
 def test_duplicate_vote_ids_within_and_across_files(tmp_path):
     p = _write(tmp_path / "votes.csv", [_row(), _row(trial_index="1")])
-    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:3: vote_id 'v1' already appears at {re.escape(str(p))}:2"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 3: vote_id 'v1' already appears at {re.escape(str(p))}: line 2"):
         load_votes([p])
     a = _write(tmp_path / "a.csv", [_row()])
     b = _write(tmp_path / "b.csv", [_row(rater_id="r2")])
-    with pytest.raises(ValueError, match=rf"{re.escape(str(b))}:2: vote_id 'v1' already appears at {re.escape(str(a))}:2"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(b))}: line 2: vote_id 'v1' already appears at {re.escape(str(a))}: line 2"):
         load_votes([a, b])
     with pytest.raises(ValueError, match="duplicate vote ids"):
         load_votes([a, a])                     # the same replica passed twice
@@ -271,11 +271,11 @@ def test_malformed_rows_each_named(tmp_path):
     with pytest.raises(ValueError) as e:
         load_votes([p])
     msg = str(e.value)
-    assert f"{p}:3: choice 'up' is not one of left, right" in msg
-    assert f"{p}:4: chosen_condition 'base' is not the condition on the chosen side" in msg
-    assert f"{p}:5: response_ms 'fast' is not a number" in msg
-    assert f"{p}:6: trial_kind 'warmup' is not one of practice, scored, catch" in msg
-    assert f"{p}:7: correct 'maybe' is not true/false" in msg
+    assert f"{p}: line 3: choice 'up' is not one of left, right" in msg
+    assert f"{p}: line 4: chosen_condition 'base' is not the condition on the chosen side" in msg
+    assert f"{p}: line 5: response_ms 'fast' is not a number" in msg
+    assert f"{p}: line 6: trial_kind 'warmup' is not one of practice, scored, catch" in msg
+    assert f"{p}: line 7: correct 'maybe' is not true/false" in msg
 
 
 def test_header_only_log_is_an_empty_study(tmp_path):
