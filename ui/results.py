@@ -17,6 +17,7 @@ import pandas as pd
 from PIL import Image
 
 from eval_studies import report as rpt
+from eval_studies.study import STUDY_FILES, load_study
 from eval_studies.votes import load_votes
 
 PASSWORD_HELP = ("**The Results tab is locked: no password is set.** Start the app with "
@@ -31,7 +32,7 @@ def list_studies(studies_root: Path) -> list[str]:
     if not studies_root.is_dir():
         return []
     return sorted(p.name for p in studies_root.iterdir()
-                  if p.is_dir() and (any(p.glob(LOG_GLOB)) or any(p.glob("study.json")) or any(p.glob("study.toml"))))
+                  if p.is_dir() and (any(p.glob(LOG_GLOB)) or any((p / n).is_file() for n in STUDY_FILES)))
 
 
 def _logs(studies_root: Path, name: str) -> list[Path]:
@@ -40,11 +41,24 @@ def _logs(studies_root: Path, name: str) -> list[Path]:
     return sorted((studies_root / name).glob(LOG_GLOB))
 
 
+_counts_cache: dict[tuple, tuple[str, pd.DataFrame]] = {}   # shared by sessions: same logs, same counts
+
+
 def live_counts(logs: list[Path]) -> tuple[str, pd.DataFrame]:
-    """A one-line summary and the votes so far per cell (scored votes), or the log's problem."""
+    """A one-line summary and the votes so far per cell (scored votes), or the log's problem.
+    Recomputed only when a log's size or modification time changed."""
     empty = pd.DataFrame(columns=["task", "cell", "votes", "raters"])
     if not logs:
         return "No votes yet.", empty
+    key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in logs)
+    if key not in _counts_cache:
+        if len(_counts_cache) > 32:
+            _counts_cache.clear()
+        _counts_cache[key] = _count(logs, empty)
+    return _counts_cache[key]
+
+
+def _count(logs: list[Path], empty: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     try:
         v = load_votes(logs)
     except ValueError as e:
@@ -66,10 +80,21 @@ def _png(data: bytes | None):
     return None if data is None else Image.open(io.BytesIO(data))
 
 
+def _study_natural(folder: Path, votes) -> str:
+    """The study file's natural_condition, if the real-vs-fake votes use it ("" otherwise)."""
+    try:
+        name = load_study(folder).natural_condition or ""
+    except ValueError:      # no study file, or one the Studies tab reports as broken: guess from names
+        return ""
+    shown = set(votes.frame.loc[votes.frame["task"] == "real_fake", "left_condition"])
+    return name if name in shown else ""
+
+
 def build_report(logs: list[Path], target: str, natural: str, out_dir: Path):
     """(markdown, table 1, table 2, 3 chart images, report files) for the tab."""
     v = load_votes(logs)
-    rep = rpt.analyse(v, target=target.strip() or None, natural=natural.strip() or None)
+    natural = natural.strip() or _study_natural(logs[0].parent, v)
+    rep = rpt.analyse(v, target=target.strip() or None, natural=natural or None)
     files: dict[Path, None] = {}      # ordered set: every format writes the same chart files
     for fmt in rpt.FORMATS:
         files.update(dict.fromkeys(rpt.write_report(rep, fmt, out_dir / f"report{rpt.SUFFIX[fmt]}")))

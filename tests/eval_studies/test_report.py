@@ -370,3 +370,54 @@ def test_report_needs_neither_torch_nor_gradio():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_reads_the_study_servers_own_log(tmp_path):
+    """Writer and reader agree: a small study built and voted through the server's own log code."""
+    from PIL import Image
+
+    from eval_studies.assign import assign
+    from eval_studies.build import build_from_folder
+    from eval_studies.study import load_study
+    from eval_studies.votelog import VoteLog
+
+    src = tmp_path / "src"
+    rng = np.random.default_rng(0)
+    for cond in ("natural", "ours", "base"):
+        (src / cond).mkdir(parents=True)
+        for i in range(14):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(src / cond / f"im{i}.png")
+    out = tmp_path / "study"
+    build_from_folder(src, out, study_id="integration", trials_per_rater=10, practice=2, catch=2, size=24)
+    study = load_study(out)
+    log = VoteLog(out, study.id)
+    written = []
+    for r in range(6):
+        trials = assign(study, f"rater{r}")
+        for t in trials:
+            if t.kind in ("catch", "practice"):     # rater0 gets every catch trial wrong
+                opposite = {"left": "right", "right": "left", "real": "fake", "fake": "real"}
+                choice = opposite[t.answer] if r == 0 and t.kind == "catch" else t.answer
+            elif t.task == "pairwise":               # every rater prefers ours, then the photo
+                want = "ours" if "ours" in (t.left_condition, t.right_condition) else "natural"
+                choice = "left" if t.left_condition == want else "right"
+            else:
+                choice = "real" if t.left_condition in ("natural", "ours") else "fake"
+            written.append(log.record(f"rater{r}", trials, t.index, choice, 900 + 10 * t.index))
+    with pytest.raises(ValueError, match="pass --target"):    # every pair of three conditions is shown
+        report.analyse(load_votes(sorted(out.glob("votes*.csv"))), n_boot=50)
+    rep = report.analyse(load_votes(sorted(out.glob("votes*.csv"))), target="ours", n_boot=50)
+    w = pd.DataFrame(written)
+    scored = w[w.trial_kind == "scored"]
+    assert rep.votes_read == len(w) and rep.votes_counted == len(scored)
+    assert rep.exclusions == {k: int(v) for k, v in
+                              w.trial_kind.map({"catch": "catch trial", "practice": "practice trial"})
+                              .value_counts().sort_index().items()}
+    t1 = rep.table("pairwise")
+    pw = scored[(scored.task == "pairwise") & ((scored.left_condition == "ours") | (scored.right_condition == "ours"))]
+    assert rep.target == "ours" and t1["votes"].sum() == len(pw) and (t1["percent"] == 100).all()
+    t2 = rep.table("real_fake").set_index("condition")
+    assert t2.loc["natural", "percent"] == 100 and t2.loc["base", "percent"] == 0
+    assert rep.natural == "natural"
+    assert rep.failing_raters == ["rater0"]
+    assert rep.raters.set_index("rater_id").loc["rater0", "catch_failed"] == 2
