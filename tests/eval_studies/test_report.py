@@ -2,6 +2,7 @@
 
 import base64
 import csv
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -367,8 +368,9 @@ def test_report_needs_neither_torch_nor_gradio():
     import sys
     code = ("import sys, eval_studies.report, eval_studies.simulate, eval_studies.stats, eval_studies.votes; "
             "print(sorted(m for m in ('torch', 'gradio') if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}    # no site hooks importing others
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[2], env=env)
     assert out.stdout.strip() == "[]"
 
 
