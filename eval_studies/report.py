@@ -34,6 +34,7 @@ SUFFIX = {"md": ".md", "csv": ".csv", "latex": ".tex", "html": ".html"}
 NATURAL_NAMES = ("natural", "real", "photo", "photos", "natural_images", "original", "ground_truth", "gt")
 FAST_MS = 300.0      # answers faster than this cannot have looked at the image
 SLOW_IQR = 3.0       # slower than Q3 + 3 IQR of log times: the rater probably left the page
+OUTLIER_SHARE = 0.1  # raters listed by name when this share of their answers is too fast or too slow
 CELL_COLUMNS = ["table", "raters", "study_id", "target", "condition", "votes", "successes", "percent",
                 "wilson_low", "wilson_high", "cp_low", "cp_high", "boot_low", "boot_high", "p_value", "p_holm"]
 
@@ -82,6 +83,8 @@ def fmt_pct(x: float) -> str:
 def fmt_p(p: float) -> str:
     if pd.isna(p):
         return ""
+    if p < 1e-300:          # below double precision: binomtest returns 0
+        return "<1e-300"
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
@@ -337,18 +340,21 @@ def charts(rep: Report) -> dict[str, bytes]:
 def _detail(rep: Report, kind: str, raters: str = "all") -> pd.DataFrame:
     t = rep.table(kind, raters)
     what = f"Preferring {rep.target}" if kind == "pairwise" else "Judged real"
+    lv = f"{100 * rep.level:g}%"
     return pd.DataFrame({
         "Study": t["study_id"], "Baseline" if kind == "pairwise" else "Condition": t["condition"],
         "Votes": t["votes"], what: t["successes"], "%": t["percent"].map(fmt_pct),
-        "Wilson 95%": [fmt_ci(a, b) for a, b in zip(t["wilson_low"], t["wilson_high"])],
-        "Clopper-Pearson 95%": [fmt_ci(a, b) for a, b in zip(t["cp_low"], t["cp_high"])],
-        "Rater bootstrap 95%": [fmt_ci(a, b) for a, b in zip(t["boot_low"], t["boot_high"])],
+        f"Wilson {lv}": [fmt_ci(a, b) for a, b in zip(t["wilson_low"], t["wilson_high"])],
+        f"Clopper-Pearson {lv}": [fmt_ci(a, b) for a, b in zip(t["cp_low"], t["cp_high"])],
+        f"Rater bootstrap {lv}": [fmt_ci(a, b) for a, b in zip(t["boot_low"], t["boot_high"])],
         "p vs 50%": t["p_value"].map(fmt_p), "p (Holm)": t["p_holm"].map(fmt_p)})
 
 
 def _raters_table(rep: Report) -> pd.DataFrame:
     r = rep.raters
-    flagged = r[(r["catch_failed"] > 0) | (r["fast_answers"] > 0) | (r["slow_answers"] > 0)]
+    answers = (r["scored_votes"] + r["catch_trials"]).clip(lower=1)
+    odd = (r["fast_answers"] + r["slow_answers"]) / answers >= OUTLIER_SHARE
+    flagged = r[(r["catch_failed"] > 0) | odd]
     return pd.DataFrame({
         "Rater": flagged["rater_id"] if len(rep.study_ids) <= 1 else flagged["study_id"] + "/" + flagged["rater_id"],
         "Scored votes": flagged["scored_votes"], "Catch trials": flagged["catch_trials"],
@@ -408,15 +414,16 @@ def sections(rep: Report) -> list[tuple[str, str, object]]:
     pos = rep.position
     if pos["votes"]:
         s.append(("p", "", f"Position bias: the left image was chosen in {pos['left']} of {pos['votes']} scored "
-                           f"pairwise votes ({100 * pos['left_rate']:.1f}%, Wilson 95% "
+                           f"pairwise votes ({100 * pos['left_rate']:.1f}%, Wilson {100 * rep.level:g}% "
                            f"{fmt_ci(pos['wilson_low'], pos['wilson_high'])}, p vs 50% = {fmt_p(pos['p_value'])})."))
     fast, slow = rep.rt_limits
     s.append(("p", "", f"Response times: {int(r['fast_answers'].sum())} answer(s) faster than {fast:.0f} ms and "
                        f"{int(r['slow_answers'].sum())} slower than {slow:.0f} ms (Q3 + {SLOW_IQR:g} IQR of log times); they "
-                       "are counted in the tables and listed per rater below."))
+                       "are counted in the tables. Every rater's counts are in the csv report (REPORT-raters.csv)."))
     rt = _raters_table(rep)
     if len(rt):
-        s.append(("table", "Raters with a failed catch trial or a response-time outlier", rt))
+        s.append(("table", f"Raters with a failed catch trial, or with {OUTLIER_SHARE:.0%} or more of their "
+                           "answers too fast or too slow", rt))
     ag = rep.agreement
     s.append(("table", "Agreement between raters (Krippendorff's alpha, nominal; units rated by 2+ raters)",
               pd.DataFrame({"Task": ag["task"], "Alpha": ag["alpha"].map(lambda a: "" if pd.isna(a) else f"{a:.3f}"),

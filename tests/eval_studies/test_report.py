@@ -423,3 +423,14 @@ def test_reads_the_study_servers_own_log(tmp_path):
     assert rep.natural == "natural"
     assert rep.failing_raters == ["rater0"]
     assert rep.raters.set_index("rater_id").loc["rater0", "catch_failed"] == 2
+
+
+def test_a_rater_clicking_through_is_named(raw, tmp_path):
+    df = raw.copy()
+    df.loc[df.rater_id == "sim-0003", "response_ms"] = "120"
+    rep = report.analyse(load_votes([simulate.write_log(df, tmp_path / "votes.csv")]), n_boot=20)
+    per = rep.raters.set_index("rater_id")
+    assert per.loc["sim-0003", "fast_answers"] == (df[(df.rater_id == "sim-0003") & (df.trial_kind != "practice")]).shape[0]
+    md = report.render_markdown(rep, {})
+    listed = re.findall(r"^\| (sim-\d+) \|", md, flags=re.M)
+    assert sorted(listed) == sorted(["sim-0003", *rep.failing_raters])
