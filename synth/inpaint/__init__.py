@@ -1,0 +1,39 @@
+"""Every hole filler behind one interface and one registry.
+
+    from synth.inpaint import get_inpainter
+    out = get_inpainter("telea").fill(image, mask)   # uint8 HxWx3 RGB, bool HxW (True = hole)
+
+A new method is one ``Inpainter`` subclass with a ``name`` added to REGISTRY.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .base import Inpainter, as_mask, as_rgb
+from .classic import MeanColour, NavierStokes, Telea
+from .learned import ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
+from .nearest import NearestNeighbour
+from .patch import PatchBased
+
+REGISTRY: dict[str, type[Inpainter]] = {cls.name: cls for cls in (
+    ContextEncoderL2,
+    ContextEncoderL2Adv,
+    ContextEncoderRandom,
+    NearestNeighbour,
+    PatchBased,
+    Telea,
+    NavierStokes,
+    MeanColour,
+)}
+
+
+@lru_cache(maxsize=None)
+def get_inpainter(name: str) -> Inpainter:
+    """The shared instance of a registered method (weights and databases load once)."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model {name!r}; available: {sorted(REGISTRY)}")
+    return REGISTRY[name]()
+
+
+__all__ = ["REGISTRY", "Inpainter", "as_mask", "as_rgb", "get_inpainter"]

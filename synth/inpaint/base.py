@@ -1,0 +1,138 @@
+"""What every inpainter shares: input normalisation, the context window, pasting the known pixels back.
+
+Conventions for every method: ``image`` is uint8 H x W x 3, RGB channel order; ``mask`` is bool H x W,
+True = hole (the pixels to invent). The result is uint8 H x W x 3 whose pixels outside the hole are the
+input's, bit for bit. Sides from 32 to 1024 px.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_SIDE, MAX_SIDE = 32, 1024
+
+
+def as_rgb(image) -> np.ndarray:
+    """uint8 H x W (grey), H x W x 1, H x W x 2 (grey + alpha), H x W x 3 or H x W x 4 (alpha dropped) ->
+    uint8 H x W x 3. PIL images are accepted too."""
+    if not isinstance(image, np.ndarray):
+        try:
+            from PIL import Image
+        except ImportError:  # pragma: no cover - pillow is a dependency
+            Image = None
+        if Image is not None and isinstance(image, Image.Image):
+            image = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        else:
+            raise ValueError(f"image must be a numpy array or PIL image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8 (0..255), got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"image must be H x W, H x W x 1, 3 or 4 (grey, RGB, RGBA), got shape {image.shape}")
+    h, w = image.shape[:2]
+    if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
+        raise ValueError(f"image sides must be {MIN_SIDE}..{MAX_SIDE} px, got {h}x{w}")
+    c = image.shape[2]
+    if c in (1, 2):
+        image = np.repeat(image[..., :1], 3, axis=2)
+    elif c == 4:
+        image = image[..., :3]
+    return np.ascontiguousarray(image)
+
+
+def as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
+    """bool H x W, True = hole. Integer masks: non-zero = hole; H x W x C masks: any channel non-zero."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask.any(axis=2) if mask.dtype == bool else (mask != 0).any(axis=2)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be H x W, got shape {mask.shape}")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask is {mask.shape[0]}x{mask.shape[1]} but the image is {shape[0]}x{shape[1]}: "
+                         "they must be the same size")
+    return mask.astype(bool) if mask.dtype == bool else mask != 0
+
+
+class Inpainter:
+    """``fill(image, mask)``: uint8 H x W x 3 RGB, bool H x W (True = hole) -> uint8 H x W x 3.
+
+    Subclasses implement ``_fill`` on normalised input with a non-empty, non-full mask; the base class
+    checks and normalises the input and pastes every known pixel back, so they come out bit-identical."""
+
+    name: str = ""
+    description: str = ""
+
+    def fill(self, image, mask) -> np.ndarray:
+        image = as_rgb(image)
+        mask = as_mask(mask, image.shape[:2])
+        if not mask.any():
+            return image.copy()
+        if mask.all():
+            raise ValueError("the mask covers the whole image: nothing is left to fill the hole from")
+        out = np.asarray(self._fill(image, mask))
+        if out.shape != image.shape:
+            raise RuntimeError(f"{self.name}: produced {out.shape}, expected {image.shape}")
+        out = np.clip(out, 0, 255).astype(np.uint8) if out.dtype != np.uint8 else out
+        return np.where(mask[..., None], out, image)
+
+    __call__ = fill
+
+    def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def hole_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1), exclusive ends."""
+    ys, xs = np.nonzero(mask)
+    return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
+
+
+def context_window(mask: np.ndarray, scale: float = 2.0, min_side: int = 16) -> tuple[int, int, int]:
+    """A square (y0, x0, side) centred on the hole's bounding box, ``scale`` times its longer side, so the
+    hole sits in the middle half as in the Context Encoder's training. It may reach outside the image."""
+    y0, x0, y1, x1 = hole_bbox(mask)
+    side = max(min_side, int(np.ceil(max(y1 - y0, x1 - x0) * scale)))
+    side += side % 2
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    return int(round(cy - side / 2)), int(round(cx - side / 2)), side
+
+
+def crop_padded(a: np.ndarray, y0: int, x0: int, side: int) -> np.ndarray:
+    """a[y0:y0+side, x0:x0+side], mirrored at the image border where the window reaches outside."""
+    h, w = a.shape[:2]
+    top, left = max(0, -y0), max(0, -x0)
+    bottom, right = max(0, y0 + side - h), max(0, x0 + side - w)
+    if top or left or bottom or right:
+        pad = [(top, bottom), (left, right)] + [(0, 0)] * (a.ndim - 2)
+        a = np.pad(a, pad, mode="symmetric")
+        y0, x0 = y0 + top, x0 + left
+    return a[y0:y0 + side, x0:x0 + side]
+
+
+def paste_window(dst: np.ndarray, patch: np.ndarray, y0: int, x0: int) -> np.ndarray:
+    """Write ``patch`` at (y0, x0) into a copy of ``dst``, clipping what falls outside."""
+    out = dst.copy()
+    h, w = dst.shape[:2]
+    s = patch.shape[0]
+    ys, xs = max(0, y0), max(0, x0)
+    ye, xe = min(h, y0 + s), min(w, x0 + s)
+    out[ys:ye, xs:xe] = patch[ys - y0:ye - y0, xs - x0:xe - x0]
+    return out
+
+
+def resize(a: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    if a.shape[0] == size and a.shape[1] == size:
+        return a
+    interp = cv2.INTER_AREA if a.shape[0] > size else cv2.INTER_CUBIC
+    return cv2.resize(a, (size, size), interpolation=interp)
+
+
+def known_band(mask: np.ndarray, width: int) -> np.ndarray:
+    """Known pixels within ``width`` px of the hole."""
+    import cv2
+
+    k = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool) & ~mask

@@ -1,0 +1,42 @@
+"""Weight-free baselines: mean colour of the surroundings, OpenCV's Telea and Navier-Stokes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .base import Inpainter, hole_bbox, known_band
+
+
+class MeanColour(Inpainter):
+    name = "mean-colour"
+    description = "every hole pixel gets the mean colour of the known pixels around the hole"
+
+    def _fill(self, image, mask):
+        y0, x0, y1, x1 = hole_bbox(mask)
+        band = known_band(mask, max(2, max(y1 - y0, x1 - x0) // 4))
+        if not band.any():
+            band = ~mask
+        out = image.copy()
+        out[mask] = np.round(image[band].reshape(-1, 3).mean(0)).astype(np.uint8)
+        return out
+
+
+class _OpenCV(Inpainter):
+    flag = cv2.INPAINT_TELEA
+    radius = 5
+
+    def _fill(self, image, mask):
+        return cv2.inpaint(image, mask.astype(np.uint8) * 255, self.radius, self.flag)
+
+
+class Telea(_OpenCV):
+    name = "telea"
+    description = "OpenCV, Telea 2004: fast marching from the border inwards, weighted neighbour averages"
+    flag = cv2.INPAINT_TELEA
+
+
+class NavierStokes(_OpenCV):
+    name = "navier-stokes"
+    description = "OpenCV, Bertalmio et al. 2001: continues isophotes into the hole like a fluid flow"
+    flag = cv2.INPAINT_NS
