@@ -126,7 +126,10 @@ def cell_stats(trials: pd.DataFrame, kind: str, target: str | None, raters_label
     """Statistics of each (study, condition) cell. trials: rater_key, study_id, condition, success."""
     if trials.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
-    cell_codes, cells = pd.factorize(pd.MultiIndex.from_frame(trials[["study_id", "condition"]]), sort=True)
+    s_codes, s_names = pd.factorize(trials["study_id"], sort=True)
+    c_codes, c_names = pd.factorize(trials["condition"], sort=True)
+    cell_codes, combos = pd.factorize(s_codes * len(c_names) + c_codes, sort=True)
+    cells = [(s_names[u // len(c_names)], c_names[u % len(c_names)]) for u in combos]
     r = rater_codes.get_indexer(trials["rater_key"])
     n_r, n_c = len(rater_codes), len(cells)
     succ = trials["success"].to_numpy(dtype=float)

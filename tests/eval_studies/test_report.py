@@ -434,3 +434,12 @@ def test_a_rater_clicking_through_is_named(raw, tmp_path):
     md = report.render_markdown(rep, {})
     listed = re.findall(r"^\| (sim-\d+) \|", md, flags=re.M)
     assert sorted(listed) == sorted(["sim-0003", *rep.failing_raters])
+
+
+def test_quoted_fields_keep_their_line_numbers(tmp_path):
+    # a quoted item holding a comma and a line break: the row spans lines 3-4, so the next row is line 5
+    p = _write(tmp_path / "votes.csv", [_row(), _row(vote_id="v2", item="a,b\nc"), _row(vote_id="v3", choice="up")])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}: line 5: choice 'up'"):
+        load_votes([p])
+    _write(p, [_row(), _row(vote_id="v2", item="a,b\nc")])
+    assert load_votes([p]).frame["item"].tolist() == ["i1", "a,b\nc"]
