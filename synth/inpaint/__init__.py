@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .base import Inpainter, as_mask, as_rgb
-from .classic import MeanColour, NavierStokes, Telea
+from .classic import Biharmonic, MeanColour, NavierStokes, Telea
 from .learned import ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
 from .nearest import NearestNeighbour
 from .patch import PatchBased
@@ -24,6 +24,7 @@ REGISTRY: dict[str, type[Inpainter]] = {cls.name: cls for cls in (
     PatchBased,
     Telea,
     NavierStokes,
+    Biharmonic,
     MeanColour,
 )}
 

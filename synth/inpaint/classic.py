@@ -40,3 +40,14 @@ class NavierStokes(_OpenCV):
     name = "navier-stokes"
     description = "OpenCV, Bertalmio et al. 2001: continues isophotes into the hole like a fluid flow"
     flag = cv2.INPAINT_NS
+
+
+class Biharmonic(Inpainter):
+    name = "biharmonic"
+    description = "scikit-image: the smoothest surface (biharmonic equation) through the hole's border"
+
+    def _fill(self, image, mask):
+        from skimage.restoration import inpaint_biharmonic
+
+        out = inpaint_biharmonic(image, mask, channel_axis=-1)
+        return np.round(out * 255).astype(np.uint8)

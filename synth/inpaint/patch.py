@@ -35,8 +35,8 @@ class PatchBased(Inpainter):
             p = 13 if max(y1 - y0, x1 - x0) > 96 else 9
         r = p // 2
         h, w = mask.shape
-        # pad by r + 1 so every patch (and its 3x3 gradient stencil) is inside; the padding is never a source
-        b = r + 1
+        # pad by r + 2 so every patch (and the stencils of its gradient update) is inside; the padding is never a source
+        b = r + 2
         img = cv2.copyMakeBorder(image, b, b, b, b, cv2.BORDER_REFLECT_101).astype(np.float32)
         hole = np.pad(mask, b, constant_values=False)
         inside = np.pad(np.ones_like(mask), b, constant_values=False)
