@@ -329,7 +329,8 @@ def charts(rep: Report) -> dict[str, bytes]:
         fig, ax = plt.subplots(figsize=(5, 0.45 * len(r) + 1.2))
         has = r["low"].notna()
         ax.errorbar(r["log_strength"], range(len(r)),
-                    xerr=[np.where(has, r["log_strength"] - r["low"], 0), np.where(has, r["high"] - r["log_strength"], 0)],
+                    xerr=[np.where(has, r["log_strength"] - r["low"], 0),
+                          np.where(has, r["high"] - r["log_strength"], 0)],
                     fmt="o", color="C0", capsize=4)
         ax.set_yticks(range(len(r)), r["condition"], fontsize=8)
         ax.axvline(0, color="grey", ls="--", lw=1)
@@ -421,7 +422,8 @@ def sections(rep: Report) -> list[tuple[str, str, object]]:
                            f"{fmt_ci(pos['wilson_low'], pos['wilson_high'])}, p vs 50% = {fmt_p(pos['p_value'])})."))
     fast, slow = rep.rt_limits
     s.append(("p", "", f"Response times: {int(r['fast_answers'].sum())} answer(s) faster than {fast:.0f} ms and "
-                       f"{int(r['slow_answers'].sum())} slower than {slow:.0f} ms (Q3 + {SLOW_IQR:g} IQR of log times); they "
+                       f"{int(r['slow_answers'].sum())} slower than {slow:.0f} ms "
+                       f"(Q3 + {SLOW_IQR:g} IQR of log times); they "
                        "are counted in the tables. Every rater's counts are in the csv report (REPORT-raters.csv)."))
     rt = _raters_table(rep)
     if len(rt):
@@ -486,7 +488,8 @@ def render_html(rep: Report, chart_png: dict[str, bytes]) -> str:
             if title:
                 out.append(f"<h3>{e(title)}</h3>")
             df = content
-            out.append("<table><thead><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in df.columns) + "</tr></thead><tbody>")
+            heads = "".join(f"<th>{e(str(c))}</th>" for c in df.columns)
+            out.append(f"<table><thead><tr>{heads}</tr></thead><tbody>")
             out.extend("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
                        for row in df.itertuples(index=False))
             out.append("</tbody></table>")
@@ -513,7 +516,8 @@ def render_latex(rep: Report, chart_files: dict[str, str]) -> str:
         elif kind == "p":
             out.append(tex_escape(content) + "\n")
         elif kind == "chart" and title in chart_files:
-            out.append(f"\\begin{{center}}\\includegraphics[width=0.8\\linewidth]{{{chart_files[title]}}}\\end{{center}}")
+            out.append("\\begin{center}\\includegraphics[width=0.8\\linewidth]{"
+                       + chart_files[title] + "}\\end{center}")
         elif kind == "table":
             df = content
             out.append("\\begin{table}[h]\\centering\\small")

@@ -145,7 +145,6 @@ def test_repeated_answers_are_counted_not_used(tmp_path, raw):
     dup = df[df.trial_kind == "scored"].iloc[[0]].copy()
     dup["vote_id"] = "another-id"
     dup["timestamp"] = "2099-01-01T00:00:00Z"
-    dup["choice"] = "fake" if dup["choice"].iloc[0] == "real" else ("real" if dup.task.iloc[0] == "real_fake" else dup["choice"].iloc[0])
     path = simulate.write_log(pd.concat([df, dup]), tmp_path / "votes.csv")
     v = load_votes([path])
     assert v.exclusion_counts()["repeated answer to one trial"] == 1
