@@ -507,7 +507,7 @@ def tex_escape(x) -> str:
 
 def render_latex(rep: Report, chart_files: dict[str, str]) -> str:
     """A LaTeX fragment (booktabs, graphicx) to \\input into a paper or slides."""
-    out = ["% Study report; needs \\usepackage{booktabs,graphicx}"]
+    out = ["% Study report; needs \\usepackage{booktabs,graphicx,caption}"]
     for kind, title, content in sections(rep):
         if kind == "h1":
             out.append(f"\\section*{{{tex_escape(title)}}}")

@@ -223,6 +223,11 @@ def load_votes(paths, multi_study: bool = False) -> Votes:
     paths = [Path(p) for p in paths]
     if not paths:
         raise ValueError("no vote log given")
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:
+            raise ValueError(f"{p}: this log is given twice (also as {seen[p.resolve()]}); each vote counts once")
+        seen[p.resolve()] = p
     frames, extra, problems = [], [], _Problems()
     first_study_of: dict[str, str] = {}
     for path in paths:

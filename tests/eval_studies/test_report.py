@@ -246,8 +246,12 @@ def test_duplicate_vote_ids_within_and_across_files(tmp_path):
     b = _write(tmp_path / "b.csv", [_row(rater_id="r2")])
     with pytest.raises(ValueError, match=rf"{re.escape(str(b))}: line 2: vote_id 'v1' already appears at {re.escape(str(a))}: line 2"):
         load_votes([a, b])
+    with pytest.raises(ValueError, match="this log is given twice"):
+        load_votes([a, a])
+    c = tmp_path / "copy.csv"
+    c.write_bytes(a.read_bytes())
     with pytest.raises(ValueError, match="duplicate vote ids"):
-        load_votes([a, a])                     # the same replica passed twice
+        load_votes([a, c])                     # a copy of one replica passed as another
 
 
 def test_malformed_rows_each_named(tmp_path):
