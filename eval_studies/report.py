@@ -322,7 +322,7 @@ def charts(rep: Report) -> dict[str, bytes]:
         ax.set_ylim(0, 100)
         ax.set_ylabel(ylabel, fontsize=9)
         ax.set_title(("Table 1: pairwise preference" if kind == "pairwise" else "Table 2: real vs fake")
-                     + " (95% Wilson intervals)", fontsize=10)
+                     + f" ({100 * rep.level:g}% Wilson intervals)", fontsize=10)
         out[name] = _fig_png(fig)
     if len(rep.ranking):
         r = rep.ranking.iloc[::-1].reset_index(drop=True)
@@ -334,7 +334,7 @@ def charts(rep: Report) -> dict[str, bytes]:
                     fmt="o", color="C0", capsize=4)
         ax.set_yticks(range(len(r)), r["condition"], fontsize=8)
         ax.axvline(0, color="grey", ls="--", lw=1)
-        ax.set_xlabel("Bradley-Terry log-strength (95% rater bootstrap)", fontsize=9)
+        ax.set_xlabel(f"Bradley-Terry log-strength ({100 * rep.level:g}% rater bootstrap)", fontsize=9)
         out["ranking"] = _fig_png(fig)
     return out
 
