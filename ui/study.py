@@ -9,10 +9,13 @@ the vote handlers take only the choice and the index of the trial on screen.
 from __future__ import annotations
 
 import hmac
+import os
+import threading
 import time
 from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
 
 from eval_studies.assign import new_anonymous_id, rater_from_params
 from eval_studies.study import list_studies
@@ -80,6 +83,7 @@ LABELS = {
     "pairwise": ("◀ Left  (F)", "Right ▶  (J)"),
     "real_fake": ("Real  (F)", "Fake  (J)"),
 }
+WARM_LIMIT = 2000  # stimuli encoded before the app starts
 CHOICE_OF_BUTTON = {"pairwise": ("left", "right"), "real_fake": ("real", "fake")}
 
 
@@ -99,7 +103,13 @@ def _progress_html(server: StudyServer, trial, trials) -> str:
 
 
 def build_rater_app(study_dir: Path) -> gr.Blocks:
-    """The study alone, for raters. Raises ValueError (naming the field) for a malformed study."""
+    """The study alone, for raters. Raises ValueError (naming the field) for a malformed study.
+
+    Speed: Gradio rebuilds a component for every ``gr.update`` it returns, so the frequent events
+    (page load, start, vote) return plain values only. What the page looks like (which panel, one
+    image or two, button labels) is one hidden ``layout`` value; its change event, a few times per
+    rater, applies the visibility updates.
+    """
     server = StudyServer(Path(study_dir))
     study = server.study
 
@@ -110,15 +120,17 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
         # the study key, so it survives server restarts) so that a reload resumes
         anon = gr.BrowserState(None, storage_key=f"study-rater-{study.id}",
                                secret=hmac.new(server.key, b"browser-state", "sha256").hexdigest())
+        layout = gr.Textbox(visible="hidden", elem_id="study-layout")
+        shown = gr.Textbox(visible="hidden", elem_id="study-shown")  # index of the trial on screen
         with gr.Column(visible=False) as col_error:
-            err_md = gr.Markdown()
+            err_md = gr.Markdown(elem_id="study-error")
         with gr.Column(visible=False) as col_consent:
             gr.Markdown(study.instructions)
             gr.Markdown("---")
             gr.Markdown(study.consent)
             start = gr.Button("I agree: start", variant="primary", elem_id="study-start")
         with gr.Column(visible=False) as col_trial:
-            progress = gr.HTML()
+            progress = gr.HTML(elem_id="study-progress")
             feedback = gr.Markdown(elem_id="study-feedback")
             prompt = gr.Markdown(elem_id="study-prompt")
             with gr.Row(elem_id="study-stimuli", equal_height=True):
@@ -129,28 +141,45 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
             with gr.Row():
                 btn_left = gr.Button(LABELS["pairwise"][0], variant="primary", elem_id="study-left")
                 btn_right = gr.Button(LABELS["pairwise"][1], variant="primary", elem_id="study-right")
-            shown = gr.Textbox(visible="hidden", elem_id="study-shown")  # index of the trial on screen
         with gr.Column(visible=False) as col_done:
             done_md = gr.Markdown(elem_id="study-done")
             done_html = gr.HTML()
 
-        views = [col_error, col_consent, col_trial, col_done]
-        outputs = [state, anon, err_md, progress, feedback, prompt, img_left, img_right, btn_left,
-                   btn_right, shown, done_md, done_html, *views]
+        png_paths: dict[str, str] = {}
 
-        def view(which, **updates):
-            out = {c: gr.update(visible=c is which) for c in views}
-            out.update(updates)
-            return out
+        def png(stimulus: str) -> str:
+            """The stimulus re-encoded by Gradio's own encoder into its cache (named by a hash of the
+            pixels), once per stimulus rather than once per trial: PNG encoding was most of a vote's time."""
+            path = png_paths.get(stimulus)
+            if path is None or not os.path.exists(path):
+                path = processing_utils.save_img_array_to_cache(server.image(stimulus), img_left.GRADIO_CACHE,
+                                                                format="png")
+                png_paths[stimulus] = path
+            return path
+
+        # encode the stimuli now, before raters arrive (about 10 ms each); past WARM_LIMIT the rest
+        # in the background, so that a huge study still starts quickly
+        stimuli = [s for c in study.conditions.values() for s in c.values()]
+        stimuli += [s for pair in study.catch_pool.values() for s in pair.values()]
+        for stim in stimuli[:WARM_LIMIT]:
+            png(stim)
+        if len(stimuli) > WARM_LIMIT:
+            threading.Thread(target=lambda: [png(x) for x in stimuli[WARM_LIMIT:]], daemon=True,
+                             name="study-png-cache").start()
+
+        outputs = [state, layout, err_md, progress, feedback, prompt, img_left, img_right, shown, done_md,
+                   done_html]
+
+        def page(st, lay, err="", prog="", fb="", pr="", left=None, right=None, idx="", done="", html=""):
+            return [st, lay, err, prog, fb, pr, left, right, idx, done, html]
 
         def show_error(message: str):
-            return view(col_error, **{err_md: f"**This link cannot be used.** {message}"})
+            return page(None, "error", err=f"**This link cannot be used.** {message}")
 
         def show_current(st: dict, notice: str = ""):
             trials = server.trials(st["rater"])
             trial = server.current(st["rater"])
             if trial is None:
-                st = {**st, "shown": None}
                 lines = ["### Thank you: you have finished."]
                 html = ""
                 if study.completion_code:
@@ -159,51 +188,51 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
                     lines.append(f"You will be returned to the study site in a few seconds; if not, "
                                  f"[continue here]({study.redirect_url}).")
                     html = f'<a id="study-redirect" href="{study.redirect_url}">Continue</a>'
-                return view(col_done, **{state: st, done_md: "\n\n".join(lines), done_html: html})
+                return page({**st, "shown": None}, "done", done="\n\n".join(lines), html=html)
             st = {**st, "shown": trial.index, "t": time.monotonic()}
-            left_label, right_label = LABELS[trial.task]
             single = trial.task == "real_fake"
-            return view(col_trial, **{
-                state: st,
-                progress: _progress_html(server, trial, trials),
-                feedback: notice,
-                prompt: PROMPTS[trial.task],
-                img_left: server.image(trial.left_stimulus),
-                img_right: gr.update(value=None if single else server.image(trial.right_stimulus),
-                                     visible=not single),
-                btn_left: left_label, btn_right: right_label,
-                shown: str(trial.index),
-            })
+            return page(st, f"trial:{trial.task}", prog=_progress_html(server, trial, trials), fb=notice,
+                        pr=PROMPTS[trial.task], left=png(trial.left_stimulus),
+                        right=None if single else png(trial.right_stimulus), idx=str(trial.index))
 
-        def on_load(anon_id, request: gr.Request):
+        def identify(anon_id, request: gr.Request) -> tuple[dict | None, str, str | None]:
+            """(state, error, anon id) from the link's parameters, or the browser's random id."""
             try:
                 found = rater_from_params(dict(request.query_params))
             except ValueError as e:
-                return show_error(f"{e}. Please contact the researcher.")
-            updates = {}
+                return None, f"{e}. Please contact the researcher.", anon_id
             if found is None:  # no id in the link: a random one, kept in this browser to resume
                 if not isinstance(anon_id, str) or not anon_id.startswith("anon-"):
                     anon_id = new_anonymous_id()
                 raw = anon_id
-                updates[anon] = anon_id
             else:
                 raw = found[0]
             try:
-                st = {"rater": server.rater_id(raw), "shown": None, "t": None}
+                return {"rater": server.rater_id(raw), "shown": None, "t": None}, "", anon_id
             except ValueError as e:
-                return show_error(str(e))
+                return None, str(e), anon_id
+
+        def on_load(anon_id, request: gr.Request):
+            st, error, anon_id = identify(anon_id, request)
+            if st is None:
+                return [*show_error(error), anon_id]
             if server.log.next_index(st["rater"]) == 0:
-                return view(col_consent, **{state: st}, **updates)
-            return {**show_current(st, "Welcome back: you continue where you left off."), **updates}
+                return [*page(st, "consent"), anon_id]
+            return [*show_current(st, "Welcome back: you continue where you left off."), anon_id]
 
         def on_start(st):
             if not st:
                 return show_error("The page did not load properly; please reload it.")
             return show_current(st)
 
-        def on_vote(button: int, st, shown_index):
+        def on_vote(button: int, st, shown_index, anon_id, request: gr.Request):
             if not st or st.get("shown") is None:
-                return show_error("The page did not load properly; please reload it.")
+                # the server restarted under this page (its session is gone): find the rater again
+                # from the link and show their current trial; the unrecorded answer is asked again
+                st, error, _ = identify(anon_id, request)
+                if st is None:
+                    return show_error(error)
+                return show_current(st, "The connection was interrupted: please answer this one (again).")
             trial = server.trials(st["rater"])[st["shown"]]
             if str(st["shown"]) != str(shown_index):
                 return show_current(st, "That answer was for an earlier trial; here is your current one.")
@@ -225,14 +254,33 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
                     notice += " Practice is over: the scored trials start now."
             return show_current(st, notice)
 
-        demo.load(on_load, inputs=[anon], outputs=outputs, api_visibility="private")
+        def apply_layout(lay: str):
+            panel = {"error": col_error, "consent": col_consent, "done": col_done}.get(lay, col_trial)
+            task = lay.removeprefix("trial:") if lay.startswith("trial:") else "pairwise"
+            left_label, right_label = LABELS[task]
+            return {**{c: gr.update(visible=c is panel) for c in (col_error, col_consent, col_trial, col_done)},
+                    img_right: gr.update(visible=task == "pairwise"),
+                    btn_left: gr.update(value=left_label), btn_right: gr.update(value=right_label)}
+
+        demo.load(on_load, inputs=[anon], outputs=[*outputs, anon], api_visibility="private")
         start.click(on_start, inputs=[state], outputs=outputs, api_visibility="private")
-        btn_left.click(lambda st, s: on_vote(0, st, s), inputs=[state, shown], outputs=outputs,
-                       api_name="vote_left", api_visibility="private")
-        btn_right.click(lambda st, s: on_vote(1, st, s), inputs=[state, shown], outputs=outputs,
-                        api_name="vote_right", api_visibility="private")
+
+        def vote_left(st, shown_index, anon_id, request: gr.Request):
+            return on_vote(0, st, shown_index, anon_id, request)
+
+        def vote_right(st, shown_index, anon_id, request: gr.Request):
+            return on_vote(1, st, shown_index, anon_id, request)
+
+        btn_left.click(vote_left, inputs=[state, shown, anon], outputs=outputs, api_visibility="private")
+        btn_right.click(vote_right, inputs=[state, shown, anon], outputs=outputs, api_visibility="private")
+        layout.change(apply_layout, inputs=[layout],
+                      outputs=[col_error, col_consent, col_trial, col_done, img_right, btn_left, btn_right],
+                      api_visibility="private")
     # several raters vote at once; the log serialises writes itself
     demo.queue(default_concurrency_limit=8)
+    # Gradio recomputes a pandas summary of all past events after every event, for its monitoring
+    # page (off here); at thousands of votes that dominated the vote latency. Compute it never.
+    demo._queue.ANAYLTICS_CACHE_FREQUENCY = 2**62
     return demo
 
 
