@@ -57,7 +57,7 @@ RATER_JS = """
 """
 
 RATER_CSS = """
-#study-stimuli img { image-rendering: auto; }
+#study-stimuli img { width: 100%; height: 100%; object-fit: contain; }
 .study-bar { height: 10px; background: #e5e7eb; border-radius: 5px; overflow: hidden; }
 .study-bar > div { height: 100%; background: #2563eb; }
 footer { display: none !important; }
@@ -76,8 +76,8 @@ RATER_LAUNCH_KWARGS = {
 }
 
 PROMPTS = {
-    "pairwise": "Which photo looks **more real**?",
-    "real_fake": "Is this photo **real** or **fake**?",
+    "pairwise": "### Which photo looks more real?",
+    "real_fake": "### Is this photo real or fake?",
 }
 LABELS = {
     "pairwise": ("◀ Left  (F)", "Right ▶  (J)"),
@@ -168,10 +168,11 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
                              name="study-png-cache").start()
 
         outputs = [state, layout, err_md, progress, feedback, prompt, img_left, img_right, shown, done_md,
-                   done_html]
+                   done_html, btn_left, btn_right]
 
         def page(st, lay, err="", prog="", fb="", pr="", left=None, right=None, idx="", done="", html=""):
-            return [st, lay, err, prog, fb, pr, left, right, idx, done, html]
+            labels = LABELS[lay.removeprefix("trial:") if lay.startswith("trial:") else "pairwise"]
+            return [st, lay, err, prog, fb, pr, left, right, idx, done, html, *labels]
 
         def show_error(message: str):
             return page(None, "error", err=f"**This link cannot be used.** {message}")
@@ -247,8 +248,8 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
             if trial.kind == "practice":
                 right = {"left": "the left photo is the real one", "right": "the right photo is the real one",
                          "real": "this photo is real", "fake": "this photo is fake"}[trial.answer]
-                notice = (f"✅ **Correct**: {right}." if choice == trial.answer
-                          else f"❌ **Not quite**: {right}.")
+                notice = (f"**Correct**: {right}." if choice == trial.answer
+                          else f"**Not quite**: {right}.")
                 nxt = server.current(st["rater"])
                 if nxt is not None and nxt.kind != "practice":
                     notice += " Practice is over: the scored trials start now."
@@ -256,11 +257,8 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
 
         def apply_layout(lay: str):
             panel = {"error": col_error, "consent": col_consent, "done": col_done}.get(lay, col_trial)
-            task = lay.removeprefix("trial:") if lay.startswith("trial:") else "pairwise"
-            left_label, right_label = LABELS[task]
-            return {**{c: gr.update(visible=c is panel) for c in (col_error, col_consent, col_trial, col_done)},
-                    img_right: gr.update(visible=task == "pairwise"),
-                    btn_left: gr.update(value=left_label), btn_right: gr.update(value=right_label)}
+            return [*(gr.update(visible=c is panel) for c in (col_error, col_consent, col_trial, col_done)),
+                    gr.update(visible=lay != "trial:real_fake")]
 
         demo.load(on_load, inputs=[anon], outputs=[*outputs, anon], api_visibility="private")
         start.click(on_start, inputs=[state], outputs=outputs, api_visibility="private")
@@ -274,7 +272,7 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
         btn_left.click(vote_left, inputs=[state, shown, anon], outputs=outputs, api_visibility="private")
         btn_right.click(vote_right, inputs=[state, shown, anon], outputs=outputs, api_visibility="private")
         layout.change(apply_layout, inputs=[layout],
-                      outputs=[col_error, col_consent, col_trial, col_done, img_right, btn_left, btn_right],
+                      outputs=[col_error, col_consent, col_trial, col_done, img_right],
                       api_visibility="private")
     # several raters vote at once; the log serialises writes itself
     demo.queue(default_concurrency_limit=8)
