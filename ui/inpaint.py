@@ -93,7 +93,14 @@ def fill_all(value):
         cand_gallery.append((c.source, f"#{i + 1}: scene it was cut from (training crop {c.index})"))
     note = (f"{mask.sum()} hole pixels. PSNR is measured inside the hole against the photo before the hole "
             "was painted. Higher is closer to the original, not necessarily more plausible.")
-    return gallery, cand_gallery, note
+    return gallery, cand_gallery, note, [c.image for c in cands], None
+
+
+def pick_candidate(completions: list, evt: gr.SelectData):
+    """A click on a candidate (or on the scene it was cut from) shows that completion large."""
+    if not completions:
+        raise gr.Error("Fill a hole first.")
+    return completions[min(evt.index // 2, len(completions) - 1)]
 
 
 def make_hole(value, kind: str, seed: float):
@@ -108,6 +115,22 @@ def load_example(name: str):
     return editor_value(EXAMPLES[name])
 
 
+def read_image_file(path, what: str) -> np.ndarray:
+    """An uploaded file -> uint8 array, or a gr.Error naming the file that could not be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(path, np.ndarray):
+        return path
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode not in ("L", "LA", "RGB", "RGBA"):
+                im = im.convert("RGBA" if "A" in im.getbands() or im.mode == "P" else "RGB")
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise gr.Error(f"Could not read the {what} as an image (PNG, JPEG, WebP...): {type(e).__name__}.")
+
+
 def inpaint(image, mask, method: str):
     """The API: image (any RGB/RGBA/grey photo), mask (white = hole, same size), method name -> filled image."""
     if method not in REGISTRY:
@@ -116,6 +139,7 @@ def inpaint(image, mask, method: str):
         raise gr.Error("No image: send the photo to fill.")
     if mask is None:
         raise gr.Error("No mask: send a mask image, white where the hole is.")
+    image, mask = read_image_file(image, "photo"), read_image_file(mask, "mask")
     try:
         img = as_rgb(np.asarray(image))
         m = np.asarray(mask)
@@ -156,17 +180,23 @@ def build_tab() -> None:
             note = gr.Markdown()
             gallery = gr.Gallery(label="Every method (PSNR in the hole against the original)", columns=4,
                                  format="png", height="auto", elem_id="inpaint-gallery")
-            cands = gr.Gallery(label="Nearest-neighbour candidates: completion and the scene it was cut from",
-                               columns=4, format="png", height="auto", elem_id="inpaint-candidates")
+            cands = gr.Gallery(label="Nearest-neighbour candidates: completion and the scene it was cut from "
+                               "(click one to pick it)", columns=4, format="png", height="auto",
+                               elem_id="inpaint-candidates")
+            chosen = gr.Image(label="Picked nearest-neighbour completion", type="numpy", format="png",
+                              interactive=False, elem_id="inpaint-chosen")
+            completions = gr.State([])
     with gr.Accordion("One method at a time (the /inpaint API)", open=False):
         with gr.Row():
-            api_image = gr.Image(label="Photo", type="numpy", format="png", image_mode=None)
-            api_mask = gr.Image(label="Mask (white = hole)", type="numpy", format="png", image_mode=None)
+            # files, not gr.Image: an unreadable upload then gets our message, not a preprocessing failure
+            api_image = gr.File(label="Photo", file_types=["image"], type="filepath")
+            api_mask = gr.File(label="Mask (white = hole)", file_types=["image"], type="filepath")
             api_out = gr.Image(label="Filled", type="numpy", format="png", interactive=False)
         api_method = gr.Dropdown(METHODS, value="context-encoder L2+adv", label="Method")
         api_run = gr.Button("Fill")
 
     example.change(load_example, example, editor, api_visibility="private")
     make.click(make_hole, [editor, kind, seed], editor, api_visibility="private")
-    run.click(fill_all, editor, [gallery, cands, note], api_visibility="private")
+    run.click(fill_all, editor, [gallery, cands, note, completions, chosen], api_visibility="private")
+    cands.select(pick_candidate, completions, chosen, api_visibility="private")
     api_run.click(inpaint, [api_image, api_mask, api_method], api_out, api_name="inpaint")
