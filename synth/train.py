@@ -130,6 +130,9 @@ def train_gan(model: str, argv: list[str]) -> Path:
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (DCGAN paper: 2e-4)")
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (DCGAN paper: 0.5)")
     p.add_argument("--minimax", action="store_true", help="generator minimises -J(D) (stalls: for the lecture)")
+    p.add_argument("--g-steps", type=int, default=1,
+                   help="generator updates per discriminator update (1 in the paper; 2 is the common DCGAN "
+                        "practice that keeps J(D) from collapsing to 0 on small data)")
     p.add_argument("--config", type=json.loads, default={}, help='config overrides as JSON, e.g. {"ngf": 16}')
     args = p.parse_args(argv)
     out = args.out or Path("runs") / model
@@ -198,11 +201,14 @@ def train_gan(model: str, argv: list[str]) -> Path:
         loss_d.backward()
         opt_d.step()
         # 2. generator: non-saturating (or minimax) J(G) through the updated discriminator
-        gen_logits = D(fake)
-        loss_g = losses.generator_loss(gen_logits, minimax=args.minimax)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        for k in range(args.g_steps):
+            if k > 0:
+                fake = G(torch.randn(len(idx), cfg.nz))
+            gen_logits = D(fake)
+            loss_g = losses.generator_loss(gen_logits, minimax=args.minimax)
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
 
         vals = {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}

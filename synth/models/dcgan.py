@@ -40,7 +40,10 @@ class Generator(nn.Module):
         self.cfg = cfg
         c = cfg.ngf * 8
         # 1. project and reshape: z -> (ngf*8) x 4 x 4
-        self.project = nn.Sequential(nn.Linear(cfg.nz, c * 16, bias=False), nn.BatchNorm1d(c * 16), nn.ReLU(True))
+        # batch norm per channel after the reshape (as in the paper's "project and reshape"); a per-feature
+        # BatchNorm1d before the reshape normalises every position separately and the generator never recovers
+        self.project = nn.Sequential(nn.Linear(cfg.nz, c * 16, bias=False), nn.Unflatten(1, (c, 4, 4)),
+                                     nn.BatchNorm2d(c), nn.ReLU(True))  # state size. (ngf*8) x 4 x 4
         k = cfg.kernel
 
         def up(cin, cout):
@@ -57,8 +60,7 @@ class Generator(nn.Module):
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z.flatten(1)).view(-1, self.cfg.ngf * 8, 4, 4)
-        return self.convs(x)
+        return self.convs(self.project(z.flatten(1)))
 
 
 class Discriminator(nn.Module):

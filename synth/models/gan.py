@@ -28,13 +28,13 @@ class Generator(nn.Module):
         for h in cfg.g_hidden:
             layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(True)]
             width = h
-        layers += [nn.Linear(width, cfg.nc * cfg.image_size ** 2), nn.Tanh()]
+        s = cfg.image_size
+        layers += [nn.Linear(width, cfg.nc * s * s), nn.Tanh(), nn.Unflatten(1, (cfg.nc, s, s))]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # z: N x nz -> N x nc x 28 x 28 in [-1, 1]
-        s = self.cfg.image_size
-        return self.net(z.flatten(1)).view(-1, self.cfg.nc, s, s)
+        return self.net(z.flatten(1))
 
 
 class Discriminator(nn.Module):

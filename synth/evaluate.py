@@ -1,0 +1,158 @@
+"""Measure the bundled models.
+
+    python -m synth.evaluate generation [--samples 640] [--seed 0]
+    python -m synth.evaluate inpainting ...     (hole filling, see synth.evaluate_inpaint)
+
+Generation metrics use a small digit classifier trained only on held-out digits (assets/checkpoints/classifier):
+
+- score: Inception-style exp(E KL(p(y|x) || p(y))), 10 max; mean and std over 10 splits
+- frechet: Frechet distance between classifier features of the images and of the 4,000 training digits
+- coverage: share of each digit class among the samples (floor: every class >= 3%)
+- memorisation: median distance (28x28, [0, 1] pixels) from each image to its nearest training digit; samples
+  should be no closer to the training set than held-out digits are
+- ms/64: median wall time to draw 64 samples (batch of 64, this CPU)
+
+The reference row is the 300 held-out digits that neither the classifier nor any generator saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import linalg
+
+from synth import checkpoint, data, generate
+from synth.models.classifier import ClassifierConfig, DigitClassifier
+
+CLASSIFIER_DIR = data.ASSETS / "checkpoints" / "classifier"
+
+
+def load_classifier(folder=CLASSIFIER_DIR) -> DigitClassifier:
+    meta = checkpoint.read_config(folder)
+    net = DigitClassifier(checkpoint.config_from_dict(ClassifierConfig, meta["config"]))
+    checkpoint.load_part(folder, "classifier", net)
+    return net.eval()
+
+
+def to_28(images: np.ndarray) -> torch.Tensor:
+    """uint8 N x H x W x 1 at any size -> N x 1 x 28 x 28 in [-1, 1] (antialiased)."""
+    return data.to_tensor(images, 28)
+
+
+@torch.no_grad()
+def classify(net: DigitClassifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities N x 10, features N x F)"""
+    x = to_28(images)
+    probs, feats = [], []
+    for i in range(0, len(x), 256):
+        f = net.features(x[i:i + 256])
+        feats.append(f)
+        probs.append(F.softmax(net.head(f), 1))
+    return torch.cat(probs).double().numpy(), torch.cat(feats).double().numpy()
+
+
+def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
+    scores = []
+    for part in np.array_split(probs, splits):
+        py = part.mean(0, keepdims=True)
+        kl = (part * (np.log(part + 1e-12) - np.log(py + 1e-12))).sum(1).mean()
+        scores.append(np.exp(kl))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def nearest_distances(images: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Per image: L2 distance (per-pixel RMS, [0, 1] scale, 28x28) to its nearest training image."""
+    a = (to_28(images).flatten(1).double() + 1) / 2
+    b = (to_28(train).flatten(1).double() + 1) / 2
+    d2 = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)
+    return (d2.clamp_min(0).min(1).values / a.shape[1]).sqrt().numpy()
+
+
+def ms_per_64(model: str, repeats: int = 20) -> float:
+    generate.sample(model, 64, 0)  # warm-up
+    times = []
+    for r in range(repeats):
+        t = time.perf_counter()
+        generate.sample(model, 64, r)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def generation_table(n_samples: int = 640, seed: int = 0) -> list[dict]:
+    from synth.train import classifier_splits
+
+    net = load_classifier()
+    train = data.load("digits", "train").images
+    held = data.load("digits", "heldout")
+    _, ref_idx = classifier_splits()
+    reference = held.images[ref_idx]
+    _, f_train = classify(net, train)
+    rows = []
+
+    def row(name: str, images: np.ndarray, ms: float | None):
+        probs, feats = classify(net, images)
+        score, score_std = inception_score(probs)
+        share = np.bincount(probs.argmax(1), minlength=10) / len(probs)
+        rows.append({
+            "images": name, "n": len(images), "score": score, "score_std": score_std,
+            "frechet": frechet_distance(feats, f_train),
+            "min_class_pct": 100 * share.min(), "classes_ge_3pct": int((share >= 0.03).sum()),
+            "nn_dist_median": float(np.median(nearest_distances(images, train))),
+            "ms_per_64": ms,
+        })
+
+    row("real held-out digits (reference)", reference, None)
+    for model in generate.available():
+        row(model, generate.sample(model, min(n_samples, 64), seed) if n_samples <= 64 else np.concatenate(
+            [generate.sample(model, 64, seed + i) for i in range(int(np.ceil(n_samples / 64)))])[:n_samples],
+            ms_per_64(model))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| images | n | score (10 max) | Frechet dist. to train | min class % | classes >= 3% "
+            "| NN dist. to train (median) | ms / 64 samples |")
+    lines = [head, "|" + "---|" * 8]
+    for r in rows:
+        ms = f"{r['ms_per_64']:.1f}" if r["ms_per_64"] is not None else "-"
+        lines.append(f"| {r['images']} | {r['n']} | {r['score']:.2f} +- {r['score_std']:.2f} | {r['frechet']:.2f} "
+                     f"| {r['min_class_pct']:.1f} | {r['classes_ge_3pct']}/10 | {r['nn_dist_median']:.4f} | {ms} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(prog="synth.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["generation", "inpainting"])
+    args, rest = p.parse_known_args(argv)
+    if args.what == "inpainting":
+        importlib.import_module("synth.evaluate_inpaint").main(rest)
+        return
+    q = argparse.ArgumentParser(prog="synth.evaluate generation")
+    q.add_argument("--samples", type=int, default=640)
+    q.add_argument("--seed", type=int, default=0)
+    a = q.parse_args(rest)
+    torch.manual_seed(a.seed)
+    print(markdown(generation_table(a.samples, a.seed)))
+
+
+if __name__ == "__main__":
+    main()

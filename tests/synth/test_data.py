@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import torch
+
+from synth import data
+
+
+def test_digit_splits_are_disjoint_and_stratified():
+    train, held = data.load("digits", "train"), data.load("digits", "heldout")
+    assert train.images.shape == (4000, 28, 28, 1) and held.images.shape == (1000, 28, 28, 1)
+    assert train.images.dtype == np.uint8
+    assert not data.fingerprints(train.images) & data.fingerprints(held.images)
+    assert np.bincount(held.labels).tolist() == [100] * 10
+    assert np.bincount(train.labels).tolist() == [400] * 10
+
+
+def test_classifier_splits_partition_heldout():
+    from synth.train import classifier_splits
+
+    fit, ref = classifier_splits()
+    assert len(fit) == 700 and len(ref) == 300 and not set(fit) & set(ref)
+    labels = data.load("digits", "heldout").labels
+    assert np.bincount(labels[ref]).tolist() == [30] * 10
+
+
+def test_tensor_round_trip():
+    imgs = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 1), dtype=np.uint8)
+    x = data.to_tensor(imgs)
+    assert x.shape == (3, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
+    assert np.array_equal(data.to_uint8(x), imgs)
+    assert data.to_tensor(imgs, 16).shape == (3, 1, 16, 16)
+
+
+def test_load_names_missing_split(tmp_path):
+    data.save(np.zeros((2, 4, 4, 1), np.uint8), np.array([1, 2]), "toy", "train", root=tmp_path)
+    assert data.load("toy", "train", root=tmp_path).images.shape == (2, 4, 4, 1)
+    with pytest.raises(FileNotFoundError, match=r"no split 'test'.*available: \['train'\]"):
+        data.load("toy", "test", root=tmp_path)
+
+
+def test_imageset_validates():
+    with pytest.raises(ValueError, match="uint8"):
+        data.ImageSet(np.zeros((2, 4, 4, 1), np.float32), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="3 labels for 2 images"):
+        data.ImageSet(np.zeros((2, 4, 4, 1), np.uint8), np.zeros(3, np.int64))
