@@ -24,6 +24,7 @@ import hmac
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,20 +78,28 @@ def new_anonymous_id() -> str:
 
 
 def study_key(folder: Path) -> bytes:
-    """The study's secret key for hashing rater ids; created (mode 0600) on first use."""
+    """The study's secret key for hashing rater ids; created (mode 0600) on first use.
+
+    Several server processes may start at once: the key is written to a private temporary file and
+    hard-linked into place, which fails for all but one of them; the others read the winner's key.
+    """
     path = Path(folder) / RATER_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ValueError(f"{path} must hold 32 bytes; delete it only if no votes were recorded") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rater_key.")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ValueError(f"{path} must hold 32 bytes; delete it only if no votes were recorded")
     return key
 
 
