@@ -1,0 +1,306 @@
+"""Guided image inpainting (Zhao, Price, Lin, Ordonez, Kim, Lu and Shechtman: "Guided Image Inpainting:
+Replacing an Image Region by Pulling Content from Another Image", WACV 2019), at 64x64 on a CPU.
+
+The four steps of the paper, in ``GuidedInpainting.forward``:
+
+1. Localisation: a spatial transformer. Its localisation network sees the incomplete image with its hole
+   mask (64x64) and the guidance image (96x96), each through a strided CNN (with two coordinate channels,
+   CoordConv, so positions are easy to regress), and a fully connected head predicts the 6 affine
+   parameters ``theta`` mapping the frame's normalised coordinates into the guidance. ``affine_grid`` and
+   ``grid_sample`` then sample the guidance *aligned with the frame*: the aligned patch lands where the hole
+   is. The head starts at the centre crop (theta = diag(64/96)); the ``use_stn=False`` ablation keeps it
+   there (an identity crop, no transformer).
+2. Fusion: high-level features of the aligned patch (its own encoder, with a validity channel marking where
+   the sample fell inside the guidance) are fused with features of the incomplete image concatenated with
+   the binary hole mask, at every scale of a U-Net-like decoder.
+3. Attention: a branch on both feature streams predicts, per location, how far the aligned patch is
+   inconsistent with the image's context (alpha in [0, 1]; 1 = do not copy, synthesise). The patch features
+   and the aligned patch itself enter the decoder multiplied by (1 - alpha), and alpha is given to every
+   decoder stage, so the decoder knows where to invent instead of copy. ``use_attention=False`` removes it.
+4. Decoding: the fused features are decoded to the completed image (tanh); the known pixels are pasted back.
+
+Losses (paper: reconstruction + adversarial): an L1 reconstruction loss on the hole and a band of known
+pixels around it, and a PatchGAN critic (Isola et al. 2017) on the completed image with the non-saturating
+GAN loss. Not in the paper, both switchable (weight 0): an auxiliary localisation loss (the triplet
+generator knows where the patch was pasted: L1 between the patch box's corners mapped by the predicted and
+the true transform) so the transformer converges within a CPU budget, and an auxiliary attention loss
+(binary cross-entropy against the part of the hole the pasted patch does not cover).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class GuidedConfig:
+    image_size: int = 64        # paper: 256x256; 64 here (CPU), the hole's bounding box is 32
+    guide_size: int = 96        # the guidance is larger than the frame, so the patch can be anywhere in it
+    nf: int = 32                # first-layer channels (the paper's networks are wider; CPU budget)
+    loc_hidden: int = 256       # localisation head's hidden units
+    use_stn: bool = True        # False: the ablation without the transformer (fixed centre crop)
+    use_attention: bool = True  # False: the ablation without the attention branch
+    overlap: int = 4            # known band around the hole that the reconstruction loss also covers, px
+    overlap_weight: float = 2.0
+    lambda_rec: float = 1.0     # L1 reconstruction
+    lambda_adv: float = 0.01    # adversarial (generator side)
+    lambda_loc: float = 1.0     # auxiliary localisation loss (not in the paper; 0 switches it off)
+    lambda_attn: float = 0.1    # auxiliary attention loss (not in the paper; 0 switches it off)
+
+    @property
+    def base_scale(self) -> float:
+        return self.image_size / self.guide_size
+
+
+def init_weights(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
+    """4x4 stride-2 convolution: halves the side."""
+    layers = [nn.Conv2d(cin, cout, 4, 2, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, True))
+    return nn.Sequential(*layers)
+
+
+def conv(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, dilation, dilation=dilation, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU(True))
+
+
+def coords(x: torch.Tensor) -> torch.Tensor:
+    """N x 2 x H x W: normalised x and y of every pixel (CoordConv)."""
+    n, _, h, w = x.shape
+    ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy])[None].expand(n, 2, h, w)
+
+
+def encoder_depth(size: int, final: int) -> int:
+    n, s = 0, size
+    while s > final:
+        if s % 2:
+            raise ValueError(f"size {size} does not halve down to {final}")
+        s //= 2
+        n += 1
+    if s != final:
+        raise ValueError(f"size {size} does not halve down to {final}")
+    return n
+
+
+class Localisation(nn.Module):
+    """(incomplete image + mask, guidance) -> theta N x 2 x 3 (frame -> guidance, normalised coords)."""
+
+    def __init__(self, cfg: GuidedConfig):
+        super().__init__()
+        nf = cfg.nf
+        self.cfg = cfg
+
+        def stream(cin: int, size: int) -> tuple[nn.Sequential, int]:
+            n = encoder_depth(size, size // 16)
+            chans = [cin] + [min(nf * 2 ** i, 4 * nf) for i in range(n)]
+            layers = [down(a, b, norm=i > 0) for i, (a, b) in enumerate(zip(chans, chans[1:]))]
+            return nn.Sequential(*layers), chans[-1] * (size // 16) ** 2
+
+        self.image_net, n_img = stream(3 + 1 + 2, cfg.image_size)   # state size. 4nf x 4 x 4
+        self.guide_net, n_gd = stream(3 + 2, cfg.guide_size)        # state size. 4nf x 6 x 6
+        self.head = nn.Sequential(nn.Linear(n_img + n_gd, cfg.loc_hidden), nn.ReLU(True),
+                                  nn.Linear(cfg.loc_hidden, 6))
+        self.apply(init_weights)
+        # start at the centre crop (the spatial transformer's identity initialisation)
+        nn.init.zeros_(self.head[-1].weight)
+        with torch.no_grad():
+            self.head[-1].bias.copy_(base_theta(cfg, 1).view(6))
+
+    def forward(self, incomplete: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
+        a = self.image_net(torch.cat([incomplete, mask, coords(incomplete)], 1)).flatten(1)
+        b = self.guide_net(torch.cat([guidance, coords(guidance)], 1)).flatten(1)
+        return self.head(torch.cat([a, b], 1)).view(-1, 2, 3)
+
+
+def base_theta(cfg: GuidedConfig, n: int, device=None) -> torch.Tensor:
+    """The centre crop of the guidance at the frame's scale: N x 2 x 3."""
+    s = cfg.base_scale
+    return torch.tensor([[s, 0.0, 0.0], [0.0, s, 0.0]], device=device).expand(n, 2, 3).clone()
+
+
+def sample_guidance(guidance: torch.Tensor, theta: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable sampling: (aligned N x 3 x size x size, valid N x 1 x size x size). ``valid`` is 1 where
+    the sample fell inside the guidance image (bilinear, zeros outside)."""
+    n = guidance.shape[0]
+    grid = F.affine_grid(theta, [n, 3, size, size], align_corners=False)
+    aligned = F.grid_sample(guidance, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    ones = torch.ones_like(guidance[:, :1])
+    valid = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return aligned, valid
+
+
+class Encoder(nn.Module):
+    """4 channels x S -> features at S/2 (nf), S/4 (2nf), S/8 (4nf)."""
+
+    def __init__(self, nf: int):
+        super().__init__()
+        self.d1 = down(4, nf, norm=False)
+        self.d2 = down(nf, 2 * nf)
+        self.d3 = down(2 * nf, 4 * nf)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        e1 = self.d1(x)          # state size. nf x 32 x 32
+        e2 = self.d2(e1)         # state size. 2nf x 16 x 16
+        e3 = self.d3(e2)         # state size. 4nf x 8 x 8
+        return [e1, e2, e3]
+
+
+class Residual(nn.Module):
+    def __init__(self, c: int, dilation: int):
+        super().__init__()
+        self.body = nn.Sequential(conv(c, c, dilation),
+                                  nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        return F.relu(x + self.body(x))
+
+
+class Attention(nn.Module):
+    """Both feature streams -> alpha N x 1 x S/4 x S/4 in [0, 1]: how inconsistent the aligned patch is."""
+
+    def __init__(self, nf: int):
+        super().__init__()
+        self.coarse = nn.Sequential(nn.Conv2d(8 * nf, 2 * nf, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.fine = nn.Sequential(nn.Conv2d(4 * nf + 2 * nf + 1, nf, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                  nn.Conv2d(nf, 1, 3, 1, 1))
+
+    def forward(self, e2, p2, e3, p3, mask16):
+        h = F.interpolate(self.coarse(torch.cat([e3, p3], 1)), scale_factor=2, mode="nearest")
+        return torch.sigmoid(self.fine(torch.cat([e2, p2, h, mask16], 1)))
+
+
+class GuidedInpainting(nn.Module):
+    """(image with the hole zeroed N x 3 x S x S, mask N x 1 x S x S, guidance N x 3 x G x G) in [-1, 1] ->
+    dict: ``pred`` N x 3 x S x S (tanh), ``aligned`` (the sampled guidance), ``valid``, ``theta``,
+    ``attention`` N x 1 x S x S (zeros without the attention branch)."""
+
+    def __init__(self, cfg: GuidedConfig):
+        super().__init__()
+        self.cfg = cfg
+        nf = cfg.nf
+        self.image_enc = Encoder(nf)               # incomplete image + mask
+        self.patch_enc = Encoder(nf)               # aligned patch + validity
+        self.attention = Attention(nf) if cfg.use_attention else None
+        self.fuse = nn.Sequential(nn.Conv2d(8 * nf + 1, 4 * nf, 1, bias=False), nn.BatchNorm2d(4 * nf),
+                                  nn.ReLU(True), Residual(4 * nf, 1), Residual(4 * nf, 2), Residual(4 * nf, 1))
+        self.up2 = conv(4 * nf + 2 * nf + 2 * nf + 1, 2 * nf)     # 16: up(fused), e2, p2 * (1 - a), a
+        self.up1 = conv(2 * nf + nf + nf + 1, nf)                  # 32: up(d2), e1, p1 * (1 - a), a
+        self.up0 = nn.Sequential(conv(nf + 3 + 3 + 1 + 1, nf),     # 64: up(d1), aligned * (1 - a), image, mask, a
+                                 nn.Conv2d(nf, 3, 3, 1, 1), nn.Tanh())
+        self.apply(init_weights)
+        self.loc = Localisation(cfg) if cfg.use_stn else None   # after init_weights: keeps its identity start
+
+    def transform(self, incomplete, mask, guidance) -> torch.Tensor:
+        if self.loc is None:
+            return base_theta(self.cfg, incomplete.shape[0], incomplete.device)
+        return self.loc(incomplete, mask, guidance)
+
+    def forward(self, incomplete: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor) -> dict:
+        s = self.cfg.image_size
+        mask = mask.float()
+        # 1. localisation: where in the guidance is the content for the hole? sample it aligned with the frame
+        theta = self.transform(incomplete, mask, guidance)
+        aligned, valid = sample_guidance(guidance, theta, s)                 # N x 3 x 64 x 64, N x 1 x 64 x 64
+        # 2. two feature streams: the incomplete image with its mask, the aligned patch with its validity
+        e1, e2, e3 = self.image_enc(torch.cat([incomplete, mask], 1))
+        p1, p2, p3 = self.patch_enc(torch.cat([aligned, valid], 1))
+        # 3. attention: inconsistency of the aligned patch with the context, at S/4; 0 without the branch
+        mask16 = F.adaptive_avg_pool2d(mask, e2.shape[-1])
+        if self.attention is not None:
+            a16 = self.attention(e2, p2, e3, p3, mask16)                     # N x 1 x 16 x 16
+        else:
+            a16 = torch.zeros_like(mask16)
+        a8 = F.avg_pool2d(a16, 2)
+        a32 = F.interpolate(a16, scale_factor=2, mode="bilinear", align_corners=False)
+        a64 = F.interpolate(a16, scale_factor=4, mode="bilinear", align_corners=False)
+        # 4. fusion at S/8, then decoding with both streams' skips, the patch gated by (1 - alpha)
+        f = self.fuse(torch.cat([e3, p3 * (1 - a8), a8], 1))                # 4nf x 8 x 8
+        d2 = self.up2(torch.cat([F.interpolate(f, scale_factor=2), e2, p2 * (1 - a16), a16], 1))    # 2nf x 16
+        d1 = self.up1(torch.cat([F.interpolate(d2, scale_factor=2), e1, p1 * (1 - a32), a32], 1))   # nf x 32
+        pred = self.up0(torch.cat([F.interpolate(d1, scale_factor=2), aligned * (1 - a64), incomplete, mask,
+                                   a64], 1))                                 # 3 x 64 x 64
+        return {"pred": pred, "aligned": aligned, "valid": valid, "theta": theta, "attention": a64,
+                "attention16": a16}
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN critic (Isola et al. 2017): N x 3 x 64 x 64 -> N x 1 x 8 x 8 logits, each judging a patch."""
+
+    def __init__(self, cfg: GuidedConfig):
+        super().__init__()
+        nf = cfg.nf
+        self.net = nn.Sequential(down(3, nf, norm=False),         # nf x 32 x 32
+                                 down(nf, 2 * nf),                # 2nf x 16 x 16
+                                 down(2 * nf, 4 * nf),            # 4nf x 8 x 8
+                                 nn.Conv2d(4 * nf, 1, 3, 1, 1))   # 1 x 8 x 8
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+# ---------------------------------------------------------------------------------------------- losses
+
+def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The image with the hole set to 0 (the mean of [-1, 1] data)."""
+    return image * (1 - mask.float())
+
+
+def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.float()
+    return pred * m + image * (1 - m)
+
+
+def reconstruction_loss(pred, target, mask, overlap: int, overlap_weight: float) -> torch.Tensor:
+    """Weighted L1 over the hole (weight 1) and the band of known pixels around it (``overlap_weight``)."""
+    m = mask.float()
+    band = (F.max_pool2d(m, 2 * overlap + 1, stride=1, padding=overlap) > 0).float() - m if overlap > 0 else 0 * m
+    w = m + overlap_weight * band
+    return ((pred - target).abs() * w).sum() / ((w > 0).float().sum() * pred.shape[1]).clamp_min(1.0)
+
+
+def map_corners(theta: torch.Tensor, corners: torch.Tensor, image_size: int, guide_size: int) -> torch.Tensor:
+    """Frame edge coords N x K x 2 (x, y) -> guidance edge coords through theta N x 2 x 3."""
+    u = corners * (2.0 / image_size) - 1
+    ug = u @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2]
+    return (ug + 1) * (guide_size / 2.0)
+
+
+def box_corners(boxes: torch.Tensor) -> torch.Tensor:
+    """N x 4 (x0, y0, x1, y1) -> N x 4 x 2 corners (x, y)."""
+    x0, y0, x1, y1 = boxes.unbind(1)
+    return torch.stack([torch.stack([x0, y0], 1), torch.stack([x1, y0], 1), torch.stack([x1, y1], 1),
+                        torch.stack([x0, y1], 1)], 1)
+
+
+def localisation_loss(theta, theta_true, boxes, cfg: GuidedConfig) -> torch.Tensor:
+    """Mean L1 distance (in guidance pixels / guide_size) between the patch box's corners mapped by the
+    predicted and the true transform."""
+    c = box_corners(boxes)
+    a = map_corners(theta, c, cfg.image_size, cfg.guide_size)
+    b = map_corners(theta_true, c, cfg.image_size, cfg.guide_size)
+    return (a - b).abs().mean() / cfg.guide_size
+
+
+def attention_target(gap: torch.Tensor, size: int) -> torch.Tensor:
+    """The share of each attention cell that lies in the uncovered part of the hole: N x 1 x size x size."""
+    return F.adaptive_avg_pool2d(gap.float(), size)

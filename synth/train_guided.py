@@ -1,0 +1,305 @@
+"""Train guided inpainting (Zhao et al., WACV 2019) on self-supervised triplets from the training photos.
+
+    python -m synth.train_guided --steps 6000 --out runs/guided --threads 2
+    python -m synth.train_guided --steps 6000 --out runs/guided --resume
+    python -m synth.train_guided --steps 3000 --no-attention --out runs/guided_noattn
+    python -m synth.train_guided --steps 3000 --no-stn --out runs/guided_nostn
+    python -m synth.train_guided --export runs/guided assets/checkpoints/guided
+
+Every step draws a fresh batch of triplets (synth.guided.triplets: original, hole, guidance built from a
+corrupted patch of the original pasted into an unrelated photo) from assets/data/photos/train.npz only.
+A run folder gets args.json, model.safetensors + discriminator.safetensors + config.json every
+``--ckpt-minutes``, state.pt (optimisers, step, RNG; read with torch.load(weights_only=True)), losses.csv and
+samples.png (fixed training triplets; rows: input, guidance with the sampled region (red) and the true patch
+(green), aligned patch, attention, output, original).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from synth import checkpoint, data
+from synth.guided.triplets import TripletSource, quad_iou, stack
+from synth.models.guided import (GuidedConfig, GuidedInpainting, PatchDiscriminator, attention_target,
+                                 box_corners, composite, localisation_loss, map_corners, masked_input,
+                                 reconstruction_loss)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="synth.train guided", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall time (checkpointed)")
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam 2e-4, beta1 0.5 (DCGAN's)")
+    p.add_argument("--nf", type=int, default=GuidedConfig.nf)
+    p.add_argument("--no-attention", action="store_true", help="ablation: remove the attention branch")
+    p.add_argument("--no-stn", action="store_true", help="ablation: no spatial transformer (fixed centre crop)")
+    p.add_argument("--lambda-adv", type=float, default=GuidedConfig.lambda_adv)
+    p.add_argument("--lambda-loc", type=float, default=GuidedConfig.lambda_loc,
+                   help="auxiliary localisation loss (not in the paper; 0 = end to end only)")
+    p.add_argument("--lambda-attn", type=float, default=GuidedConfig.lambda_attn,
+                   help="auxiliary attention loss (not in the paper; 0 = learnt from the reconstruction only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ckpt-minutes", type=float, default=3.0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--workers", type=int, default=0, help="processes making triplets (0: the training process)")
+    p.add_argument("--limit-data", type=int, default=None, help="use only the first N training crops (smoke tests)")
+    p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
+                   help="copy a run's weights (fp16) and config into an asset folder, with TRAINING.md")
+    args = p.parse_args(argv)
+    if args.export is None and args.out is None:
+        p.error("--out is required for training")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+class Batches(torch.utils.data.IterableDataset):
+    """Batch b (b = start, start + 1, ...) holds the triplets whose indices a generator seeded with
+    (seed, b) draws: the same batches in the same order with any number of workers, and after --resume."""
+
+    def __init__(self, source: TripletSource, batch: int, start: int, seed: int):
+        self.source, self.batch, self.start, self.seed = source, batch, start, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        b = self.start + wid
+        while True:
+            idx = np.random.default_rng([self.seed, b]).integers(0, 2 ** 31 - 1, self.batch)
+            yield to_tensors(self.source.batch(idx))
+            b += nw
+
+
+def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    img = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # noqa: E731
+    return {"image": img(batch["original"]), "mask": torch.from_numpy(batch["mask"])[:, None].float(),
+            "guidance": img(batch["guidance"]), "theta": torch.from_numpy(batch["theta"]),
+            "box": torch.from_numpy(batch["patch_box"]), "gap": torch.from_numpy(batch["gap"])[:, None].float()}
+
+
+# ---------------------------------------------------------------------------------------------- pictures
+
+def heat(a: np.ndarray) -> np.ndarray:
+    """float H x W in [0, 1] -> uint8 H x W x 3 (OpenCV's inferno colour map)."""
+    import cv2
+
+    return cv2.cvtColor(cv2.applyColorMap(np.clip(a * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
+                        cv2.COLOR_BGR2RGB)
+
+
+def draw_quad(image: np.ndarray, quad: np.ndarray, colour) -> np.ndarray:
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    cv2.polylines(out, [np.round(np.asarray(quad) - 0.5).astype(np.int32)], True, colour, 1)
+    return out
+
+
+def sample_grid(G: GuidedInpainting, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    import cv2
+
+    cfg = G.cfg
+    x, m, g = batch["image"], batch["mask"], batch["guidance"]
+    G.eval()
+    with torch.no_grad():
+        out = G(masked_input(x, m), m, g)
+    G.train()
+    corners = box_corners(batch["box"])
+    pred_q = map_corners(out["theta"], corners, cfg.image_size, cfg.guide_size).cpu().numpy()
+    true_q = map_corners(batch["theta"], corners, cfg.image_size, cfg.guide_size).cpu().numpy()
+    inp = data.to_uint8(masked_input(x, m).cpu())
+    inp[m[:, 0].bool().cpu().numpy()] = (255, 0, 255)
+    guides = data.to_uint8(g.cpu())
+    s = cfg.image_size
+    gd = [cv2.resize(draw_quad(draw_quad(gi, tq, (0, 255, 0)), pq, (255, 0, 0)), (s, s),
+                     interpolation=cv2.INTER_AREA) for gi, tq, pq in zip(guides, true_q, pred_q)]
+    att = [heat(a) for a in out["attention"][:, 0].cpu().numpy()]
+    rows = [inp, np.stack(gd), data.to_uint8(out["aligned"].cpu()), np.stack(att),
+            data.to_uint8(composite(out["pred"], x, m).cpu()), data.to_uint8(x.cpu())]
+    return np.concatenate([np.concatenate(list(r), axis=1) for r in rows], axis=0)
+
+
+def batch_iou(theta: torch.Tensor, theta_true: torch.Tensor, boxes: torch.Tensor, cfg: GuidedConfig) -> np.ndarray:
+    c = box_corners(boxes)
+    a = map_corners(theta.detach(), c, cfg.image_size, cfg.guide_size).cpu().numpy()
+    b = map_corners(theta_true, c, cfg.image_size, cfg.guide_size).cpu().numpy()
+    return np.array([quad_iou(p, q) for p, q in zip(a, b)])
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+def train(args: argparse.Namespace) -> Path:
+    from PIL import Image
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = GuidedConfig(nf=args.nf, use_stn=not args.no_stn, use_attention=not args.no_attention,
+                       lambda_adv=args.lambda_adv, lambda_loc=args.lambda_loc if not args.no_stn else 0.0,
+                       lambda_attn=args.lambda_attn if not args.no_attention else 0.0)
+    variant = "full" if cfg.use_stn and cfg.use_attention else "+".join(
+        (["no-stn"] if not cfg.use_stn else []) + (["no-attention"] if not cfg.use_attention else []))
+    (out / "args.json").write_text(json.dumps({k: str(v) if isinstance(v, Path) else v
+                                               for k, v in vars(args).items()}, indent=2) + "\n")
+
+    # 1. models and optimisers
+    G = GuidedInpainting(cfg).to(device)
+    D = PatchDiscriminator(cfg).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    step, wall = 0, 0.0
+    state_path = out / "state.pt"
+    if args.resume:
+        if not state_path.exists():
+            raise FileNotFoundError(f"--resume: no {state_path}")
+        st = checkpoint.load_state(state_path)
+        G.load_state_dict(st["G"])
+        D.load_state_dict(st["D"])
+        opt_g.load_state_dict(st["opt_g"])
+        opt_d.load_state_dict(st["opt_d"])
+        step, wall = int(st["step"]), float(st["wall"])
+        torch.set_rng_state(st["rng"])
+        print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
+
+    # 2. data: training photos only; fresh triplets every step
+    source = TripletSource("train", seed=args.seed, limit=args.limit_data)
+    spread = [i * max(1, len(source) // 8) + 7 for i in range(8)]   # eight different photos where there are
+    fixed = {k: v.to(device) for k, v in to_tensors(source.batch(spread)).items()}
+    loader = torch.utils.data.DataLoader(Batches(source, args.batch, step, args.seed), batch_size=None,
+                                         num_workers=args.workers, persistent_workers=args.workers > 0,
+                                         prefetch_factor=4 if args.workers > 0 else None)
+
+    log_path = out / "losses.csv"
+    new_log = not (args.resume and log_path.exists())
+    log = open(log_path, "w" if new_log else "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "wall_s", "rec", "adv_g", "d_loss", "loc", "attn", "iou_median"])
+
+    def save_all():
+        checkpoint.save_model(out, "guided", cfg, {"model": G, "discriminator": D}, variant=variant, steps=step,
+                              wall_minutes=round(wall / 60, 2), data="photos/train (self-supervised triplets)",
+                              device=str(device), batch=args.batch)
+        checkpoint.save_state(state_path, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+                                           "opt_d": opt_d.state_dict(), "step": step, "wall": wall,
+                                           "rng": torch.get_rng_state()})
+        Image.fromarray(sample_grid(G, fixed)).save(out / "samples.png")
+        log.flush()
+
+    # 3. loop
+    bce = torch.nn.BCEWithLogitsLoss()
+    t0, last_ckpt, wall0 = time.time(), time.time(), wall
+    G.train()
+    D.train()
+    for batch in loader:
+        if step >= args.steps:
+            break
+        b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        x, m, g = b["image"], b["mask"], b["guidance"]
+        res = G(masked_input(x, m), m, g)
+        pred = res["pred"]
+        # 3a. critic: real photos vs completed images, one logit per patch
+        real_logit, fake_logit = D(x), D(composite(pred.detach(), x, m))
+        d_loss = bce(real_logit, torch.ones_like(real_logit)) + bce(fake_logit, torch.zeros_like(fake_logit))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        # 3b. generator: reconstruction + adversarial (+ the auxiliary localisation and attention losses)
+        rec = reconstruction_loss(pred, x, m, cfg.overlap, cfg.overlap_weight)
+        g_logit = D(composite(pred, x, m))
+        adv = bce(g_logit, torch.ones_like(g_logit))
+        loss = cfg.lambda_rec * rec + cfg.lambda_adv * adv
+        loc = attn = torch.zeros((), device=device)
+        if cfg.use_stn and cfg.lambda_loc > 0:
+            loc = localisation_loss(res["theta"], b["theta"], b["box"], cfg)
+            loss = loss + cfg.lambda_loc * loc
+        if cfg.use_attention and cfg.lambda_attn > 0:
+            a16 = res["attention16"]
+            attn = F.binary_cross_entropy(a16, attention_target(b["gap"], a16.shape[-1]))
+            loss = loss + cfg.lambda_attn * attn
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        step += 1
+        wall = wall0 + time.time() - t0
+        if step % 50 == 0 or step == 1:
+            iou = float(np.median(batch_iou(res["theta"], b["theta"], b["box"], cfg)))
+            writer.writerow([step, round(wall, 1), f"{rec.item():.5f}", f"{adv.item():.4f}", f"{d_loss.item():.4f}",
+                             f"{loc.item():.5f}", f"{attn.item():.4f}", f"{iou:.3f}"])
+            if step % 500 == 0 or step == 1:
+                print(f"step {step} rec {rec.item():.4f} adv {adv.item():.3f} d {d_loss.item():.3f} "
+                      f"loc {loc.item():.4f} attn {attn.item():.3f} iou {iou:.2f} {wall / 60:.1f} min", flush=True)
+        if time.time() - last_ckpt > args.ckpt_minutes * 60:
+            save_all()
+            last_ckpt = time.time()
+        if args.minutes is not None and wall - wall0 > args.minutes * 60:
+            break
+    save_all()
+    log.close()
+    print(f"done: {step} steps, {wall / 60:.1f} min, checkpoint in {out}", flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+def export(run: Path, dest: Path, command: str | None = None) -> Path:
+    """run folder -> dest/model.safetensors (fp16), config.json, TRAINING.md, samples.png, losses.csv."""
+    from safetensors.torch import load_file, save_file
+
+    run, dest = Path(run), Path(dest)
+    meta = checkpoint.read_config(run)
+    dest.mkdir(parents=True, exist_ok=True)
+    weights = load_file(str(run / "model.safetensors"))
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+              str(dest / "model.safetensors"))
+    (dest / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for name in ("samples.png", "losses.csv", "args.json"):
+        if (run / name).exists():
+            shutil.copy(run / name, dest / name)
+    args = json.loads((run / "args.json").read_text()) if (run / "args.json").exists() else {}
+    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in args.items()
+             if v not in (None, False) and k != "export"]
+    cmd = command or "python -m synth.train_guided " + " ".join(flags)
+    (dest / "TRAINING.md").write_text(
+        f"# {dest.name}\n\nGuided inpainting (Zhao et al. 2019), variant `{meta.get('variant')}`.\n\n"
+        f"- command: `{cmd}`\n- steps: {meta.get('steps')} (batch {meta.get('batch')})\n"
+        f"- wall time: {meta.get('wall_minutes')} min on {meta.get('device')}\n"
+        f"- data: self-supervised triplets from assets/data/photos/train.npz (training photos only)\n"
+        f"- then: `python -m synth.train_guided --export {run} {dest}`\n"
+        f"- weights stored as float16 (trained in float32); the discriminator is not bundled\n\n"
+        f"![samples](samples.png)\n")
+    print(f"exported {run} -> {dest}")
+    return dest
+
+
+def main(argv=None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.export is not None:
+        export(*args.export)
+    else:
+        train(args)
+
+
+if __name__ == "__main__":
+    main()
