@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
 import secrets
 import shutil
@@ -153,27 +152,29 @@ def classic_fill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray
     return out
 
 
-def exported_methods(images: np.ndarray, masks: np.ndarray, exporter: str = EXPORTER,
-                     timeout: float = 600, env: dict | None = None) -> tuple[dict[str, list[np.ndarray]], str]:
-    """Run the project's hole fillers through ``python -m <exporter>`` (see the module docstring).
+def exported_methods(images: np.ndarray, masks: np.ndarray, command: list[str] | None = None,
+                     timeout: float = 600) -> tuple[dict[str, list[np.ndarray]], str]:
+    """Run the project's hole fillers in a subprocess (see the module docstring).
 
-    Returns ({method: [image per photo]}, a sentence saying what happened).
+    ``command`` defaults to ``python -m synth.export_stimuli`` when synth/export_stimuli.py exists;
+    ``--request FILE --out DIR`` are appended. Returns ({method: [image per photo]}, what happened).
     """
-    module_file = ROOT / Path(*exporter.split(".")).with_suffix(".py")
-    run_env = {**os.environ, **(env or {})}
-    if not module_file.exists() and not env:
-        return {}, f"{exporter} not found: the demo uses the classic methods only"
+    if command is None:
+        if not (ROOT / Path(*EXPORTER.split("."))).with_suffix(".py").exists():
+            return {}, f"{EXPORTER} not found: the demo uses the classic methods only"
+        command = [sys.executable, "-m", EXPORTER]
+    name = EXPORTER if command[1:3] == ["-m", EXPORTER] else " ".join(command)
     with tempfile.TemporaryDirectory() as tmp:
         req, out = Path(tmp) / "request.npz", Path(tmp) / "methods"
         np.savez(req, images=images, masks=masks)
-        cmd = [sys.executable, "-m", exporter, "--request", str(req), "--out", str(out)]
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run([*command, "--request", str(req), "--out", str(out)], cwd=ROOT,
+                                  capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {}, f"{exporter} took longer than {timeout:.0f} s: the demo uses the classic methods only"
+            return {}, f"{name} took longer than {timeout:.0f} s: the demo uses the classic methods only"
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            return {}, f"{exporter} failed ({tail[0]}): the demo uses the classic methods only"
+            return {}, f"{name} failed ({tail[0]}): the demo uses the classic methods only"
         found: dict[str, list[np.ndarray]] = {}
         skipped = []
         for sub in sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []:
@@ -181,15 +182,19 @@ def exported_methods(images: np.ndarray, masks: np.ndarray, exporter: str = EXPO
             if not NAME_RE.match(sub.name) or not all(f.is_file() for f in files):
                 skipped.append(sub.name)
                 continue
-            found[sub.name] = [np.asarray(Image.open(f).convert("RGB")) for f in files]
-        note = f"{exporter} gave {sorted(found) or 'no methods'}"
+            arrays = [np.asarray(Image.open(f).convert("RGB")) for f in files]
+            if any(a.shape != im.shape for a, im in zip(arrays, images)):
+                skipped.append(sub.name)
+                continue
+            found[sub.name] = arrays
+        note = f"{name} gave {sorted(found) or 'no methods'}"
         if skipped:
-            note += f"; skipped {skipped} (bad name or missing images)"
+            note += f"; skipped {skipped} (bad name, missing images or wrong size)"
         return found, note
 
 
 def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAULT_SIZE, seed: int = 0,
-               exporter: str = EXPORTER, exporter_env: dict | None = None) -> tuple[Path, list[str]]:
+               exporter: list[str] | None = None) -> tuple[Path, list[str]]:
     out = Path(out)
     _check_out(out)
     notes = []
@@ -205,7 +210,7 @@ def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAU
     conditions: dict[str, dict[str, np.ndarray]] = {"natural": dict(zip(items, study_imgs))}
     for method in ("telea", "navier_stokes"):
         conditions[method] = {it: classic_fill(im, m, method) for it, im, m in zip(items, study_imgs, masks)}
-    extra, note = exported_methods(study_imgs, masks, exporter=exporter, env=exporter_env)
+    extra, note = exported_methods(study_imgs, masks, command=exporter)
     notes.append(note)
     for method, imgs in extra.items():
         if method in conditions:

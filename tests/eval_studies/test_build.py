@@ -1,0 +1,188 @@
+import io
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+from eval_studies.build import (broken, build_demo, build_from_folder, central_hole, classic_fill, encode_png,
+                                load_heldout)
+from eval_studies.study import load_study
+
+ROOT = Path(__file__).resolve().parents[2]
+HEX_NAME = re.compile(r"^[0-9a-f]{32}\.png$")
+
+
+def chunks(data: bytes) -> list[str]:
+    out, pos = [], 8
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        out.append(kind.decode("ascii"))
+        pos += 12 + n
+    return out
+
+
+def check_stimuli(folder: Path, size: int, forbidden: list[str]) -> list[Path]:
+    files = sorted((folder / "stimuli").iterdir())
+    for f in files:
+        assert HEX_NAME.match(f.name), f.name
+        assert not any(w.lower() in f.name.lower() for w in forbidden)
+        data = f.read_bytes()
+        assert set(chunks(data)) == {"IHDR", "IDAT", "IEND"}, (f.name, chunks(data))
+        with Image.open(f) as im:
+            assert (im.size, im.mode) == ((size, size), "RGB") and not im.info
+        for w in forbidden:
+            assert w.encode() not in data
+    return files
+
+
+def test_demo_command_builds_a_clean_study(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "eval_studies.build", "--demo", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "study written to" in proc.stdout
+    study = load_study(out)
+    assert study.tasks == ("pairwise", "real_fake") and study.natural_condition == "natural"
+    assert {"natural", "telea", "navier_stokes"} <= set(study.conditions)
+    assert study.completion_code and study.catch_trials == 4 and study.practice_trials == 2
+    files = check_stimuli(out, 256, forbidden=list(study.conditions) + ["natural", "catch"])
+    n_cond = len(study.conditions)
+    assert len(files) == n_cond * len(study.items) + 2 * len(study.catch_pool)
+    assert (out / ".rater_key").stat().st_size == 32
+
+    # the natural stimulus is the held-out photo itself, only resized; a filled one differs only
+    # around the hole (Lanczos spreads the difference a few pixels at 4x)
+    dataset, photos = load_heldout()
+    item = study.items[0]
+    idx = int(item.rsplit("-", 1)[1])
+    photo = photos[idx]
+    expected = np.asarray(Image.fromarray(photo).resize((256, 256), Image.Resampling.LANCZOS))
+    got = np.asarray(Image.open(out / "stimuli" / study.conditions["natural"][item]))
+    np.testing.assert_array_equal(got, expected)
+    telea = np.asarray(Image.open(out / "stimuli" / study.conditions["telea"][item])).astype(int)
+    diff = np.abs(telea - got).max(axis=2) > 0
+    scale = 256 // photo.shape[0]
+    hole = np.kron(central_hole(*photo.shape[:2]), np.ones((scale, scale), bool))
+    near = np.zeros_like(hole)
+    ys, xs = np.nonzero(hole)
+    near[max(ys.min() - 3 * scale, 0):ys.max() + 3 * scale, max(xs.min() - 3 * scale, 0):xs.max() + 3 * scale] = True
+    assert diff[hole].mean() > 0.5 and not diff[~near].any()
+
+    # refusing to overwrite a study: the existing folder is left as it was
+    again = subprocess.run([sys.executable, "-m", "eval_studies.build", "--demo", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "exists and is not empty" in again.stderr
+    assert load_study(out) == study
+
+
+def write(path: Path, arr: np.ndarray, fmt: str, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, fmt, **kw)
+
+
+def test_from_folder_strips_metadata_and_unifies_size(tmp_path):
+    rng = np.random.default_rng(1)
+    src = tmp_path / "src"
+    for i in range(8):
+        base = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", "secret-ourmethod-v2")
+        write(src / "natural" / f"holiday_photo_{i}.png", base, "PNG", pnginfo=info)
+        exif = Image.Exif()
+        exif[0x010E] = "made by baselinecam"  # ImageDescription
+        write(src / "baselinecam" / f"holiday_photo_{i}.jpg", base, "JPEG", exif=exif.tobytes(), quality=90)
+        write(src / "ourmethod" / f"holiday_photo_{i}.png", base[..., 0], "PNG")  # grey, other mode
+    out = tmp_path / "mine"
+    path, notes = build_from_folder(src, out, trials_per_rater=4, practice=1, catch=1, size=64,
+                                    redirect_url="https://example.org/done?cc=X")
+    study = load_study(out)
+    assert set(study.conditions) == {"natural", "baselinecam", "ourmethod"}
+    assert len(study.items) == 6 and len(study.catch_pool) == 2  # 2 items set aside for practice/catch
+    assert study.redirect_url == "https://example.org/done?cc=X" and study.completion_code is None
+    check_stimuli(out, 64, ["ourmethod", "baselinecam", "holiday", "natural", "secret"])
+    # the pool's broken image is the real one with its tiles shuffled
+    pair = next(iter(study.catch_pool.values()))
+    real = np.asarray(Image.open(out / "stimuli" / pair["real"]))
+    bad = np.asarray(Image.open(out / "stimuli" / pair["broken"]))
+    assert real.shape == bad.shape and not np.array_equal(real, bad)
+    assert "holiday" not in json.dumps([str(p) for p in (out / "stimuli").iterdir()])
+
+
+def test_from_folder_errors_name_the_problem(tmp_path):
+    rng = np.random.default_rng(2)
+    src = tmp_path / "src"
+    for c in ("natural", "ours"):
+        for i in range(4):
+            write(src / c / f"{i}.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "PNG")
+    (src / "ours" / "3.png").unlink()
+    with pytest.raises(ValueError, match=r"condition 'ours' has no image for item\(s\) \['3'\]"):
+        build_from_folder(src, tmp_path / "o1")
+    write(src / "ours" / "3.png", rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "PNG")
+    (src / "natural").rename(src / "photos")  # no natural condition: no untouched photos for catch trials
+    with pytest.raises(ValueError, match="name the natural condition"):
+        build_from_folder(src, tmp_path / "o2", practice=1, catch=1)
+    with pytest.raises(ValueError, match="--natural 'nature' is not a condition folder"):
+        build_from_folder(src, tmp_path / "o2", natural="nature")
+    (src / "photos").rename(src / "natural")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "votes.csv").write_text("precious")
+    with pytest.raises(ValueError, match="exists and is not empty"):
+        build_from_folder(src, tmp_path / "busy")
+    assert (tmp_path / "busy" / "votes.csv").read_text() == "precious"
+    (src / "bad name").mkdir()
+    with pytest.raises(ValueError, match="condition folder 'bad name'"):
+        build_from_folder(src, tmp_path / "o3")
+
+
+def test_command_line_errors_leave_nothing_behind(tmp_path):
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "eval_studies.build", "--from-folder", str(tmp_path / "nope"),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "is not a folder" in proc.stderr
+    assert not out.exists()
+
+
+def test_demo_adds_the_methods_an_exporter_gives(tmp_path):
+    exporter = tmp_path / "fake_exporter.py"
+    exporter.write_text(
+        "import argparse, numpy as np\nfrom pathlib import Path\nfrom PIL import Image\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--request'); p.add_argument('--out')\n"
+        "a = p.parse_args(); r = np.load(a.request)\n"
+        "for name in ('inverted', 'bad name'):\n"
+        "    d = Path(a.out) / name; d.mkdir(parents=True)\n"
+        "    for i, (im, m) in enumerate(zip(r['images'], r['masks'])):\n"
+        "        out = im.copy(); out[m] = 255 - out[m]\n"
+        "        Image.fromarray(out).save(d / f'{i}.png')\n")
+    out = tmp_path / "demo"
+    _, notes = build_demo(out, n_items=30, n_pool=6, size=32, exporter=[sys.executable, str(exporter)])
+    study = load_study(out)
+    assert set(study.conditions) == {"natural", "telea", "navier_stokes", "inverted"}
+    assert any("skipped ['bad name']" in n for n in notes)
+    failing = tmp_path / "failing.py"
+    failing.write_text("raise SystemExit('no checkpoints here')\n")
+    _, notes = build_demo(tmp_path / "demo2", n_items=30, n_pool=6, size=32,
+                          exporter=[sys.executable, str(failing)])
+    assert any("failed (no checkpoints here)" in n for n in notes)
+    assert set(load_study(tmp_path / "demo2").conditions) == {"natural", "telea", "navier_stokes"}
+
+
+def test_classic_fill_keeps_known_pixels_and_broken_moves_tiles():
+    rng = np.random.default_rng(3)
+    im = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    hole = central_hole(32, 32)
+    for method in ("telea", "navier_stokes"):
+        out = classic_fill(im, hole, method)
+        np.testing.assert_array_equal(out[~hole], im[~hole])
+        assert not np.array_equal(out[hole], im[hole])
+    b = broken(im, seed=0)
+    tiles = lambda x: [x[y:y + 8, c:c + 8].tobytes() for y in range(0, 32, 8) for c in range(0, 32, 8)]  # noqa: E731
+    assert sorted(tiles(b)) == sorted(tiles(im)) and sum(a == c for a, c in zip(tiles(b), tiles(im))) <= 2
+    png = encode_png(im, 16)
+    with Image.open(io.BytesIO(png)) as decoded:
+        assert decoded.size == (16, 16) and decoded.mode == "RGB"
