@@ -300,3 +300,39 @@ def test_no_leak_in_event_payloads_and_forged_votes_refused(launch_app, study_di
         m = FORBIDDEN.search(text)
         assert not m, text[max(0, m.start() - 100):m.end() + 100]
     client.close()
+
+
+@pytest.fixture(scope="module")
+def timed_study_dir(study_dir, tmp_path_factory) -> Path:
+    """The same photos with a 300 ms exposure and a redirect instead of a code."""
+    out = tmp_path_factory.mktemp("timed") / "timed-study"
+    subprocess.run([sys.executable, "-m", "eval_studies.build", "--from-folder", str(study_dir.parent / "src"),
+                    "--out", str(out), "--natural", "untouchedkq", "--trials-per-rater", "2", "--practice", "0",
+                    "--catch", "0", "--tasks", "real_fake", "--exposure-ms", "300",
+                    "--redirect-url", "https://prolific.example/submissions/complete?cc=XYZ", "--size", "64"],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.mark.e2e
+def test_timed_exposure_and_redirect(launch_app, page, timed_study_dir):
+    app = launch_app("--study", str(timed_study_dir))
+    page.route("https://prolific.example/**", lambda route: route.fulfill(body="<h1>back on the panel</h1>",
+                                                                          content_type="text/html"))
+    page.goto(f"{app.url}/?workerId=W123&assignmentId=A9")
+    page.locator("#study-start").click()
+    wait_for_index(page, 0)
+    img = page.locator("#study-img-left img")
+    img.wait_for(state="attached")
+    # visible first, hidden after the exposure time; answering still works
+    page.wait_for_function("() => { const i = document.querySelector('#study-img-left img');"
+                           " return i && i.complete && i.style.visibility === 'visible'; }", timeout=10000)
+    page.wait_for_function("() => document.querySelector('#study-img-left img').style.visibility === 'hidden'",
+                           timeout=3000)
+    page.keyboard.press("f")
+    wait_for_index(page, 1)
+    page.keyboard.press("j")
+    page.locator("#study-done").wait_for(state="visible", timeout=15000)
+    assert "returned to the study site" in page.locator("#study-done").inner_text()
+    page.wait_for_url("https://prolific.example/**", timeout=15000)
+    assert "back on the panel" in page.content()
