@@ -299,6 +299,11 @@ def test_no_leak_in_event_payloads_and_forged_votes_refused(launch_app, study_di
     for text in client.received:
         m = FORBIDDEN.search(text)
         assert not m, text[max(0, m.start() - 100):m.end() + 100]
+    # the study folder is not served: not the answer key, the log, the key or a stimulus by its name
+    stimulus = next((study_dir / "stimuli").iterdir())
+    for secret in (study_dir / "study.json", log, study_dir / ".rater_key", stimulus):
+        r = client.http.get(f"/gradio_api/file={secret}")
+        assert r.status_code == 403, (secret, r.status_code)
     client.close()
 
 
