@@ -52,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="auxiliary localisation loss (not in the paper; 0 = end to end only)")
     p.add_argument("--lambda-attn", type=float, default=GuidedConfig.lambda_attn,
                    help="auxiliary attention loss (not in the paper; 0 = learnt from the reconstruction only)")
+    p.add_argument("--loc-warmup", type=int, default=0,
+                   help="first train the transformer alone on the localisation loss for this many steps (cheap)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--device", default="auto")
@@ -141,6 +143,51 @@ def batch_iou(theta: torch.Tensor, theta_true: torch.Tensor, boxes: torch.Tensor
     return np.array([quad_iou(p, q) for p, q in zip(a, b)])
 
 
+# ---------------------------------------------------------------------------------------------- steps
+
+def warmup_step(G: GuidedInpainting, opt_g, b: dict, cfg: GuidedConfig) -> tuple[dict, torch.Tensor]:
+    """The localisation network alone, on the auxiliary localisation loss (cheap: no decoder, no critic)."""
+    theta = G.loc(masked_input(b["image"], b["mask"]), b["mask"], b["guidance"])
+    loc = localisation_loss(theta, b["theta"], b["box"], cfg)
+    opt_g.zero_grad(set_to_none=True)
+    loc.backward()
+    opt_g.step()
+    return {"loc": loc.item()}, theta
+
+
+def train_step(G: GuidedInpainting, D: PatchDiscriminator, opt_g, opt_d, b: dict, cfg: GuidedConfig
+               ) -> tuple[dict, torch.Tensor]:
+    bce = F.binary_cross_entropy_with_logits
+    x, m, g = b["image"], b["mask"], b["guidance"]
+    res = G(masked_input(x, m), m, g)
+    pred = res["pred"]
+    # 1. critic: real photos vs completed images, one logit per patch
+    real_logit, fake_logit = D(x), D(composite(pred.detach(), x, m))
+    d_loss = bce(real_logit, torch.ones_like(real_logit)) + bce(fake_logit, torch.zeros_like(fake_logit))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    # 2. generator: reconstruction + adversarial (+ the auxiliary localisation and attention losses)
+    rec = reconstruction_loss(pred, x, m, cfg.overlap, cfg.overlap_weight)
+    g_logit = D(composite(pred, x, m))
+    adv = bce(g_logit, torch.ones_like(g_logit))
+    loss = cfg.lambda_rec * rec + cfg.lambda_adv * adv
+    out = {"rec": rec.item(), "adv_g": adv.item(), "d_loss": d_loss.item()}
+    if cfg.use_stn and cfg.lambda_loc > 0:
+        loc = localisation_loss(res["theta"], b["theta"], b["box"], cfg)
+        loss = loss + cfg.lambda_loc * loc
+        out["loc"] = loc.item()
+    if cfg.use_attention and cfg.lambda_attn > 0:
+        a16 = res["attention16"]
+        attn = F.binary_cross_entropy(a16, attention_target(b["gap"], a16.shape[-1]))
+        loss = loss + cfg.lambda_attn * attn
+        out["attn"] = attn.item()
+    opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_g.step()
+    return out, res["theta"]
+
+
 # ---------------------------------------------------------------------------------------------- training
 
 def train(args: argparse.Namespace) -> Path:
@@ -208,7 +255,6 @@ def train(args: argparse.Namespace) -> Path:
         log.flush()
 
     # 3. loop
-    bce = torch.nn.BCEWithLogitsLoss()
     t0, last_ckpt, wall0 = time.time(), time.time(), wall
     G.train()
     D.train()
@@ -216,40 +262,20 @@ def train(args: argparse.Namespace) -> Path:
         if step >= args.steps:
             break
         b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        x, m, g = b["image"], b["mask"], b["guidance"]
-        res = G(masked_input(x, m), m, g)
-        pred = res["pred"]
-        # 3a. critic: real photos vs completed images, one logit per patch
-        real_logit, fake_logit = D(x), D(composite(pred.detach(), x, m))
-        d_loss = bce(real_logit, torch.ones_like(real_logit)) + bce(fake_logit, torch.zeros_like(fake_logit))
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        # 3b. generator: reconstruction + adversarial (+ the auxiliary localisation and attention losses)
-        rec = reconstruction_loss(pred, x, m, cfg.overlap, cfg.overlap_weight)
-        g_logit = D(composite(pred, x, m))
-        adv = bce(g_logit, torch.ones_like(g_logit))
-        loss = cfg.lambda_rec * rec + cfg.lambda_adv * adv
-        loc = attn = torch.zeros((), device=device)
-        if cfg.use_stn and cfg.lambda_loc > 0:
-            loc = localisation_loss(res["theta"], b["theta"], b["box"], cfg)
-            loss = loss + cfg.lambda_loc * loc
-        if cfg.use_attention and cfg.lambda_attn > 0:
-            a16 = res["attention16"]
-            attn = F.binary_cross_entropy(a16, attention_target(b["gap"], a16.shape[-1]))
-            loss = loss + cfg.lambda_attn * attn
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
+        if cfg.use_stn and step < args.loc_warmup:
+            losses, theta = warmup_step(G, opt_g, b, cfg)
+        else:
+            losses, theta = train_step(G, D, opt_g, opt_d, b, cfg)
         step += 1
         wall = wall0 + time.time() - t0
         if step % 50 == 0 or step == 1:
-            iou = float(np.median(batch_iou(res["theta"], b["theta"], b["box"], cfg)))
-            writer.writerow([step, round(wall, 1), f"{rec.item():.5f}", f"{adv.item():.4f}", f"{d_loss.item():.4f}",
-                             f"{loc.item():.5f}", f"{attn.item():.4f}", f"{iou:.3f}"])
+            iou = float(np.median(batch_iou(theta, b["theta"], b["box"], cfg)))
+            writer.writerow([step, round(wall, 1)] + [f"{losses[k]:.5f}" if k in losses else ""
+                                                      for k in ("rec", "adv_g", "d_loss", "loc", "attn")]
+                            + [f"{iou:.3f}"])
             if step % 500 == 0 or step == 1:
-                print(f"step {step} rec {rec.item():.4f} adv {adv.item():.3f} d {d_loss.item():.3f} "
-                      f"loc {loc.item():.4f} attn {attn.item():.3f} iou {iou:.2f} {wall / 60:.1f} min", flush=True)
+                print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+                      + f" iou {iou:.2f} {wall / 60:.1f} min", flush=True)
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save_all()
             last_ckpt = time.time()

@@ -11,7 +11,7 @@ From an original 64x64 crop (the *frame*):
 3. Corruption of the patch: colour gain per channel, brightness, contrast, gamma, blur, noise and a small
    perspective warp (corner jitter), so copying it pixel for pixel is never the answer.
 4. Guidance: the corrupted patch pasted into an unrelated photo (another source photo, 96x96) at a random
-   scale (0.7..1.3), rotation (+-20 degrees) and position, wholly inside the guidance image.
+   scale (0.8..1.25), rotation (+-15 degrees) and position, wholly inside the guidance image.
 
 Labels: the similarity transform frame -> guidance as the affine ``theta`` of ``F.affine_grid`` (normalised
 coordinates, ``align_corners=False``), the patch box in the frame and its four corners in the guidance,
@@ -42,15 +42,15 @@ class TripletConfig:
     jitter: int = 4               # patch centre offset from the hole's centre, +- px
     gap_prob: float = 0.25        # share of triplets whose patch leaves part of the hole uncovered
     gap_shift: tuple[int, int] = (6, 12)   # extra shift of the patch in those triplets, px
-    scale: tuple[float, float] = (0.7, 1.3)
-    rotation: float = 20.0        # degrees, +-
+    scale: tuple[float, float] = (0.8, 1.25)
+    rotation: float = 15.0        # degrees, +-
     corrupt: bool = True
-    gain: float = 0.15            # per-channel colour gain 1 +- gain
-    brightness: float = 15.0      # +- on 0..255
-    contrast: float = 0.2         # 1 +- contrast
-    gamma: float = 0.25           # exp(+- log(1 + gamma))
+    gain: float = 0.1             # per-channel colour gain 1 +- gain
+    brightness: float = 10.0      # +- on 0..255
+    contrast: float = 0.15        # 1 +- contrast
+    gamma: float = 0.15           # exp(+- log(1 + gamma))
     blur: float = 1.0             # Gaussian sigma up to this (half of the patches)
-    noise: float = 6.0            # Gaussian noise sigma up to this, on 0..255
+    noise: float = 4.0            # Gaussian noise sigma up to this, on 0..255
     warp: float = 1.5             # perspective warp: corner jitter up to this, px
     hole_kinds: tuple[str, ...] = HOLE_KINDS
 
@@ -126,7 +126,14 @@ def make_hole(kind: str, rng: np.random.Generator, frame: int = FRAME, hole: int
         from synth import masks
 
         blob = masks.random_region(hole, hole, seed=int(rng.integers(2 ** 31)), cover=0.5, smooth=0.2)
-        m[lo:lo + hole, lo:lo + hole] = blob
+        # stretched so its bounding box's longer side is ``hole``, as the tab's window scales a painted hole
+        ys, xs = np.nonzero(blob)
+        blob = blob[ys.min():ys.max() + 1, xs.min():xs.max() + 1].astype(np.uint8)
+        k = hole / max(blob.shape)
+        h, w = min(hole, max(1, round(blob.shape[0] * k))), min(hole, max(1, round(blob.shape[1] * k)))
+        blob = cv2.resize(blob, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        y, x = (frame - h) // 2, (frame - w) // 2
+        m[y:y + h, x:x + w] = blob
     else:
         raise KeyError(f"unknown hole kind {kind!r}; available: {list(HOLE_KINDS)}")
     return m
@@ -211,7 +218,8 @@ def make_triplet(originals: np.ndarray, labels: np.ndarray, index: int, rng: np.
     x0 = int(np.clip(round(centre[0] - p / 2), 0, f - p))
     y0 = int(np.clip(round(centre[1] - p / 2), 0, f - p))
     box = (x0, y0, x0 + p, y0 + p)
-    patch = corrupt_patch(original[y0:y0 + p, x0:x0 + p], cfg, rng)
+    # the corruption draws from its own generator: with or without it, the geometry is the same
+    patch = corrupt_patch(original[y0:y0 + p, x0:x0 + p], cfg, np.random.default_rng(rng.integers(2 ** 63)))
     # 3. the placement in the guidance: scale, rotation, a position keeping the whole patch inside
     s = float(rng.uniform(*cfg.scale))
     deg = float(rng.uniform(-cfg.rotation, cfg.rotation))
