@@ -112,7 +112,7 @@ class Latents:
 
 
 def sample_latents(cfg: GiraffeConfig, batch: int, generator: torch.Generator | None = None,
-                   n_objects: int | torch.Tensor | None = None, overlap_rounds: int = 20) -> Latents:
+                   n_objects: int | torch.Tensor | None = None, overlap_rounds: int = 100) -> Latents:
     """Codes ~ N(0, 1); poses and camera from the scene prior. ``n_objects``: one count for all, a tensor of
     counts, or None for uniform 1..K. Slots 0..n-1 exist."""
     g = generator
@@ -128,16 +128,18 @@ def sample_latents(cfg: GiraffeConfig, batch: int, generator: torch.Generator | 
     lo, hi = cfg.size_range
     s = lo + (hi - lo) * rand(batch, K)
     xy = (2 * rand(batch, K, 2) - 1) * cfg.xy_range
-    # boxes apart: slots that touch an earlier existing slot are redrawn (bounding circles of radius s*sqrt2)
-    for _ in range(overlap_rounds):
+    # boxes apart: slots that touch an earlier existing slot are redrawn (bounding circles of radius s*sqrt2);
+    # every 10th round, every slot of a scene that still clashes (a crowded start may leave no room)
+    for r in range(overlap_rounds):
         dist = (xy[:, :, None] - xy[:, None]).norm(dim=-1)
         need = math.sqrt(2) * (s[:, :, None] + s[:, None])
         clash = (dist < need) & exists[:, :, None] & exists[:, None] & torch.ones(K, K, dtype=torch.bool).tril(-1)
         bad = clash.any(-1)
-        fresh = (2 * rand(batch, K, 2) - 1) * cfg.xy_range
         if not bad.any():
             break
-        xy = torch.where(bad[..., None], fresh, xy)
+        if r % 10 == 9:
+            bad = bad.any(-1, keepdim=True).expand(batch, K)
+        xy = torch.where(bad[..., None], (2 * rand(batch, K, 2) - 1) * cfg.xy_range, xy)
     translation = torch.cat([xy, s[..., None]], -1)          # resting on the plane: centre height = s
     el_lo, el_hi = (math.radians(e) for e in cfg.elevation_deg)
     randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
