@@ -17,7 +17,7 @@ RESULTS_PASSWORD_ENV = "SYNTH_RESULTS_PASSWORD"
 
 
 def build_full_app(studies_root: Path, results_password: str | None) -> gr.Blocks:
-    from ui import generate, inpaint, results, study
+    from ui import generate, guided, inpaint, results, study
 
     with gr.Blocks(title="Image synthesis: see it, measure it") as demo:
         gr.Markdown("# Image synthesis: see it, measure it")
@@ -25,6 +25,8 @@ def build_full_app(studies_root: Path, results_password: str | None) -> gr.Block
             generate.build_tab()
         with gr.Tab("Hole filling", id="inpaint"):
             inpaint.build_tab()
+        with gr.Tab("Guided inpainting", id="guided"):
+            guided.build_tab()
         with gr.Tab("Studies", id="studies"):
             study.build_tab(studies_root)
         with gr.Tab("Results", id="results"):
