@@ -7,6 +7,8 @@
    of squared differences over its known pixels, from two cv2.matchTemplate correlations), and its unknown
    pixels are copied from the best match. Confidence of the copied pixels is C(p).
 4. Repeat until the hole is filled.
+5. Holes larger than ``max_hole`` px are filled on a shrunk copy; the full-resolution hole then copies
+   pixels along the same source offsets, so big photos stay fast and the fill stays sharp.
 """
 
 from __future__ import annotations
@@ -22,13 +24,40 @@ class PatchBased(Inpainter):
     name = "patch-based"
     description = "Criminisi et al. 2004: copies whole patches from the known image, structure first"
 
-    def __init__(self, patch: int | None = None, search: int = 24):
+    def __init__(self, patch: int | None = None, search: int = 24, max_hole: int = 160):
         if patch is not None and (patch % 2 == 0 or patch < 3):
             raise ValueError(f"patch must be an odd size >= 3, got {patch}")
         self.patch = patch  # None: 9x9, or 13x13 for holes over 96 px (fewer, larger copies)
         self.search = search  # search window: this many px beyond the nearest source around each target
+        self.max_hole = max_hole  # holes larger than this are matched on a shrunk copy (step 5)
 
     def _fill(self, image, mask):
+        y0, x0, y1, x1 = hole_bbox(mask)
+        side = max(y1 - y0, x1 - x0)
+        scale = int(np.ceil(side / self.max_hole))
+        if scale <= 1:
+            return self._criminisi(image, mask)[0]
+        # 5. large holes: fill a copy shrunk by `scale`, then copy full-resolution pixels along the same
+        #    offsets (source - target), so the result stays as sharp as the photo
+        h, w = mask.shape
+        small = cv2.resize(image, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(mask.astype(np.float32), (w // scale, h // scale), interpolation=cv2.INTER_AREA) > 0
+        filled_small, sy, sx = self._criminisi(small, small_mask)
+        ys, xs = np.nonzero(mask)
+        cy = np.minimum(ys // scale, small_mask.shape[0] - 1)
+        cx = np.minimum(xs // scale, small_mask.shape[1] - 1)
+        oy, ox = (sy[cy, cx] - cy) * scale, (sx[cy, cx] - cx) * scale
+        ty, tx = np.clip(ys + oy, 0, h - 1), np.clip(xs + ox, 0, w - 1)
+        out = image.copy()
+        out[ys, xs] = image[ty, tx]
+        bad = mask[ty, tx]  # rounding landed in the hole: take the shrunk fill, enlarged, there
+        if bad.any():
+            big = cv2.resize(filled_small, (w, h), interpolation=cv2.INTER_CUBIC)
+            out[ys[bad], xs[bad]] = big[ys[bad], xs[bad]]
+        return out
+
+    def _criminisi(self, image, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """-> (filled image, source row, source column): where each pixel's colour was copied from."""
         p = self.patch
         if p is None:
             y0, x0, y1, x1 = hole_bbox(mask)
@@ -55,6 +84,7 @@ class PatchBased(Inpainter):
         gx[invalid], gy[invalid] = 0, 0
         kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
         H, W = hole.shape
+        src_y, src_x = np.mgrid[0:H, 0:W]
         front = hole & (cv2.dilate((~hole & inside).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
 
         while True:
@@ -96,6 +126,8 @@ class PatchBased(Inpainter):
             fill = hole[ty, tx].copy()
             src = img[qy - r:qy + r + 1, qx - r:qx + r + 1]
             img[ty, tx][fill] = src[fill]
+            src_y[ty, tx][fill] = (src_y[qy - r:qy + r + 1, qx - r:qx + r + 1])[fill]
+            src_x[ty, tx][fill] = (src_x[qy - r:qy + r + 1, qx - r:qx + r + 1])[fill]
             conf[ty, tx][fill] = c[k]
             hole[ty, tx][fill] = False
             gy0, gy1, gx0, gx1 = py - r - 1, py + r + 2, px - r - 1, px + r + 2
@@ -110,4 +142,5 @@ class PatchBased(Inpainter):
             kn = cv2.dilate((~hsub & inside[gy0 - 1:gy1 + 1, gx0 - 1:gx1 + 1]).astype(np.uint8),
                             np.ones((3, 3), np.uint8))[1:-1, 1:-1] > 0
             front[gy0:gy1, gx0:gx1] = near & kn
-        return np.clip(np.round(img[b:b + h, b:b + w]), 0, 255).astype(np.uint8)
+        out = np.clip(np.round(img[b:b + h, b:b + w]), 0, 255).astype(np.uint8)
+        return out, src_y[b:b + h, b:b + w] - b, src_x[b:b + h, b:b + w] - b

@@ -110,6 +110,20 @@ def test_patch_based_copies_existing_texture():
     assert np.abs(out.astype(int) - img).max() == 0
 
 
+def test_patch_based_large_hole_copies_full_resolution_pixels():
+    # a 200 px hole is matched on a shrunk copy; the hole's pixels are still copied, not interpolated
+    rng = np.random.default_rng(0)
+    palette = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200]], np.uint8)
+    img = palette[rng.integers(0, 3, (100, 100))].repeat(4, 0).repeat(4, 1)   # 400x400 blocks of 3 colours
+    m = masks.central(400, 400)
+    ip = get_inpainter("patch-based")
+    assert ip.max_hole < 200
+    out = ip.fill(img, m)
+    assert np.array_equal(out[~m], img[~m])
+    copied = (out[m][:, None, :] == palette[None]).all(2).any(1)
+    assert copied.mean() > 0.95
+
+
 def test_nearest_neighbour_candidates(photo):
     nn = get_inpainter("nearest-neighbour")
     m = masks.central(128, 128)
