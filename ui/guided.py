@@ -190,7 +190,8 @@ def build_tab() -> None:
                 label="Photo: paint the hole with the brush", type="numpy", image_mode="RGBA", format="png",
                 sources=["upload", "clipboard"], layers=False, transforms=(),
                 brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
-                eraser=gr.Eraser(default_size=16), canvas_size=(512, 512), elem_id="guided-editor")
+                eraser=gr.Eraser(default_size=16), canvas_size=(examples.SIDE, examples.SIDE),
+                elem_id="guided-editor")  # the examples' size: a hole set as a layer shows where it is
             guidance = gr.Image(label="Guidance image (a colour photo holding what belongs in the hole)",
                                 type="numpy", format="png", image_mode="RGB", sources=["upload", "clipboard"],
                                 elem_id="guided-guidance")
