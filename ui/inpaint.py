@@ -70,7 +70,7 @@ def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def fill_all(value):
+def fill_all(value, progress=gr.Progress()):
     """Every method on the painted hole -> (gallery of (image, caption), nearest-neighbour candidates, note)."""
     image, mask = read_editor(value)
     if not mask.any():
@@ -79,12 +79,14 @@ def fill_all(value):
         raise gr.Error("The hole covers the whole photo: leave some of it to fill the hole from.")
     gallery = [(show_hole(image, mask), f"the hole ({100 * mask.mean():.1f}% of the photo)"),
                (image, "original (ground truth)")]
-    for name in METHODS:
+    for i, name in enumerate(METHODS):
+        progress(i / (len(METHODS) + 1), desc=name)
         try:
             out = get_inpainter(name).fill(image, mask)
         except ValueError as e:
             raise _error(e)
         gallery.append((out, f"{name}: PSNR {psnr_in_hole(out, image, mask):.1f} dB"))
+    progress(len(METHODS) / (len(METHODS) + 1), desc="nearest-neighbour candidates")
     nn: NearestNeighbour = get_inpainter("nearest-neighbour")
     cands = nn.candidates(as_rgb(image), mask)
     cand_gallery = []
