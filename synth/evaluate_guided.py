@@ -124,11 +124,13 @@ def table(res: dict) -> str:
             lines.append(f"- guided - best Context Encoder = {d:+.2f} dB (floor +3.00): {'met' if d >= 3 else 'NOT met'}")
         med = float(np.median(g["iou"]))
         lines.append(f"- median localisation IoU = {med:.3f} (floor 0.70): {'met' if med >= 0.7 else 'NOT met'}")
+    full = [k for k in rows if k.startswith("guided") and "no-" not in k]
+    for ref in full:
         for abl in ("guided no-attention", "guided no-STN"):
             if abl in rows:
-                d = g["psnr"] - rows[abl]["psnr"]
-                lines.append(f"- guided - {abl} = {d:+.2f} dB PSNR ({'worse' if d > 0 else 'NOT worse'} "
-                             f"without it), L1 {rows[abl]['l1'] - g['l1']:+.2f} points")
+                d = rows[ref]["psnr"] - rows[abl]["psnr"]
+                lines.append(f"- {ref} - {abl} = {d:+.2f} dB PSNR ({'worse' if d > 0 else 'NOT worse'} "
+                             f"without it), L1 {rows[abl]['l1'] - rows[ref]['l1']:+.2f} points")
     return "\n".join(lines)
 
 
@@ -140,11 +142,18 @@ def main(argv=None) -> None:
     p.add_argument("--guided", type=Path, default=CHECKPOINTS / "guided")
     p.add_argument("--no-attention", type=Path, default=CHECKPOINTS / "guided_noattn", dest="no_attention")
     p.add_argument("--no-stn", type=Path, default=CHECKPOINTS / "guided_nostn", dest="no_stn")
+    p.add_argument("--also", nargs="*", default=[], metavar="LABEL=FOLDER",
+                   help="more guided checkpoints to measure, e.g. 'guided at 3000 steps=runs/guided/step_3000'")
     p.add_argument("--references", nargs="*", default=REFERENCES, help=f"registry methods (default {REFERENCES})")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     guided = {name: folder for name, folder in (("guided", args.guided), ("guided no-attention", args.no_attention),
                                                 ("guided no-STN", args.no_stn))
               if (Path(folder) / "config.json").exists()}
+    for item in args.also:
+        label, sep, folder = item.partition("=")
+        if not sep or not (Path(folder) / "config.json").exists():
+            p.error(f"--also wants LABEL=FOLDER with a checkpoint in FOLDER, got {item!r}")
+        guided[label] = Path(folder)
     if not guided:
         print(f"no guided checkpoint at {args.guided}: train one (python -m synth.train_guided) first",
               file=sys.stderr)

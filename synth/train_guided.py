@@ -54,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="auxiliary attention loss (not in the paper; 0 = learnt from the reconstruction only)")
     p.add_argument("--loc-warmup", type=int, default=0,
                    help="first train the transformer alone on the localisation loss for this many steps (cheap)")
+    p.add_argument("--snapshot-steps", type=int, nargs="*", default=[],
+                   help="also keep the model as it was at these steps in OUT/step_N (same-length ablation comparisons)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--device", default="auto")
@@ -276,6 +278,9 @@ def train(args: argparse.Namespace) -> Path:
             if step % 500 == 0 or step == 1:
                 print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
                       + f" iou {iou:.2f} {wall / 60:.1f} min", flush=True)
+        if step in args.snapshot_steps:
+            checkpoint.save_model(out / f"step_{step}", "guided", cfg, {"model": G}, variant=variant, steps=step,
+                                  wall_minutes=round(wall / 60, 2), device=str(device), batch=args.batch)
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save_all()
             last_ckpt = time.time()

@@ -1,4 +1,4 @@
-"""Guided image inpainting (Zhao, Price, Lin, Ordonez, Kim, Lu and Shechtman: "Guided Image Inpainting:
+"""Guided image inpainting (Yinan Zhao, Brian Price, Scott Cohen and Danna Gurari: "Guided Image Inpainting:
 Replacing an Image Region by Pulling Content from Another Image", WACV 2019), at 64x64 on a CPU.
 
 The four steps of the paper, in ``GuidedInpainting.forward``:

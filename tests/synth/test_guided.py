@@ -276,7 +276,8 @@ def test_trainer_smoke_resume_and_export(tmp_path):
 
     out = tmp_path / "run"
     common = ["--batch", "4", "--nf", "8", "--limit-data", "120", "--threads", "1", "--out", str(out)]
-    train_guided.main(["--steps", "4", "--loc-warmup", "2", *common])
+    train_guided.main(["--steps", "4", "--loc-warmup", "2", "--snapshot-steps", "3", *common])
+    assert GuidedInpainter(out / "step_3").meta["steps"] == 3
     for name in ("model.safetensors", "discriminator.safetensors", "config.json", "state.pt", "losses.csv",
                  "samples.png", "args.json"):
         assert (out / name).exists(), name
