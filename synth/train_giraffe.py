@@ -15,9 +15,13 @@ config.json (the GiraffeConfig, with what was scaled for the CPU) every ``--ckpt
 (EMA generator, fixed latents with 1, 2, 3, 4 objects per column) and alpha.png (each object's visible alpha
 in its own colour, background black).
 
-Measured step time (default config, batch 16, CPU shared with two other trainings, 2 threads):
-    python -m synth.train_giraffe --steps 20 --out /tmp/giraffe_time --threads 2 --sample-every 1000
-    -> see docs/giraffe.md for the number and the recommended full command.
+Measured step time, default config, batch 16, on this 2-core AMD EPYC machine while two other trainings ran
+(load average 7.4):
+    python -m synth.train_giraffe --steps 20 --out /tmp/giraffe_time --threads 2 --log-every 5
+    -> 2.3 s/step wall (1.4 CPU s/step; 5-step means 1.7 to 2.9 s)
+    single-thread profile of one step (G step 0.34 + D step with R1 0.15): 0.49 CPU s/step
+so an otherwise idle machine should give about 0.3 to 0.5 s/step: 12,000 steps in 1 to 1.7 hours.
+The losses.csv columns s_per_step and cpu_s_per_step record it for every run.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from synth import checkpoint, data
 from synth.models.giraffe import Discriminator, GiraffeConfig, Generator, Latents, sample_latents
 from synth.train import LossLog, plot_losses, write_grid
 
-SCALED = ("paper -> here (CPU): 64 -> n_samples ray samples; z 256 (64 on CLEVR) -> z_dim; object MLP 8x128 "
-          "(8x64 on CLEVR) -> n_blocks x hidden; background MLP 4x64 -> bg_blocks x bg_hidden; features 128 -> "
-          "feat_dim; positional encoding 10/4 -> n_freq/n_freq_view frequencies; neural renderer 128 -> "
-          "render_feat channels; discriminator 64..512 -> ndf..8 ndf channels; batch 32 -> --batch")
+SCALED = ("paper -> here, for a 2-core CPU: 64 ray samples -> n_samples; 128 feature channels -> feat_dim; "
+          "10 point frequencies -> n_freq; neural renderer 128 -> render_feat channels; discriminator 64..512 "
+          "-> ndf..8 ndf channels; batch 32 -> batch. Kept at the paper's CLEVR sizes: object field 8 x 64 "
+          "(z 64), background field 4 x 32 (z 32), 4 view frequencies, 16 x 16 feature image, R1 gamma 10, "
+          "EMA 0.999, RMSprop 5e-4 / 1e-4")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -145,7 +150,7 @@ def train(args: argparse.Namespace) -> Path:
     # 2. data: uint8 training renders; batch b's indices depend only on (seed, b), so resuming replays nothing
     images = load_scenes(args.data_root, args.max_images)
     fixed = fixed_latents(cfg)
-    cols = ["loss_d", "loss_g", "r1", "d_real", "d_fake", "s_per_step"]
+    cols = ["loss_d", "loss_g", "r1", "d_real", "d_fake", "s_per_step", "cpu_s_per_step"]
     log = LossLog(out / "losses.csv", cols, args.resume)
 
     def save_all():
@@ -169,7 +174,7 @@ def train(args: argparse.Namespace) -> Path:
     G.train()
     D.train()
     while step < args.steps:
-        t_step = time.time()
+        t_step, cpu_step = time.time(), time.process_time()
         idx = np.random.default_rng([args.seed, step]).integers(0, len(images), args.batch)
         real = to_batch(images, idx)
         # 3a. generator: non-saturating loss through a frozen discriminator
@@ -197,7 +202,7 @@ def train(args: argparse.Namespace) -> Path:
         wall = wall0 + time.time() - t0
         vals = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item(),
                 "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item(),
-                "s_per_step": time.time() - t_step}
+                "s_per_step": time.time() - t_step, "cpu_s_per_step": time.process_time() - cpu_step}
         if not all(np.isfinite(v) for v in vals.values()):
             raise FloatingPointError(f"non-finite loss at step {step}: {vals}")
         for c in cols:
@@ -207,7 +212,8 @@ def train(args: argparse.Namespace) -> Path:
             log.write(step, {c: acc[c] / n_acc for c in cols})
             if step % (10 * args.log_every) == 0 or step == args.steps:
                 print(f"step {step} loss_d {acc['loss_d'] / n_acc:.3f} loss_g {acc['loss_g'] / n_acc:.3f} "
-                      f"r1 {acc['r1'] / n_acc:.3f} {acc['s_per_step'] / n_acc:.2f} s/step {wall / 60:.1f} min",
+                      f"r1 {acc['r1'] / n_acc:.3f} {acc['s_per_step'] / n_acc:.2f} s/step "
+                      f"({acc['cpu_s_per_step'] / n_acc:.2f} CPU s) {wall / 60:.1f} min",
                       flush=True)
             acc, n_acc = {c: 0.0 for c in cols}, 0
         if step % args.sample_every == 0 or time.time() - last_ckpt > 60 * args.ckpt_minutes:

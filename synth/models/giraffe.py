@@ -49,22 +49,26 @@ class GiraffeConfig:
     scene_extent: float = 3.6                           # rays are sampled at depths radius +- this
     # volume rendering
     feature_size: int = 16                              # paper: 16 x 16 feature image
-    n_samples: int = 24                                 # paper: 64 per ray; 24 for CPU (objects are boxed anyway)
+    n_samples: int = 32                                 # paper: 64 per ray; 32 for CPU (the background field
+                                                        # runs at every sample and dominates the cost)
     box_padding: float = 0.1                            # paper: density is zero outside [-1.1, 1.1]^3
     sigma_noise: float = 1.0                            # paper: N(0, 1) added to densities while training
     # object feature field (shared by all objects)
-    z_dim: int = 32                                     # paper: 256 (64 on CLEVR); 32 for CPU
+    # (objects are evaluated only inside their boxes, about 1% of the samples: the paper's CLEVR sizes are cheap)
+    z_dim: int = 64                                     # paper: 256 (64 on CLEVR)
     hidden: int = 64                                    # paper: 128 (64 on CLEVR)
-    n_blocks: int = 4                                   # paper: 8 layers, skip at 4; 4 for CPU
-    skips: tuple = (2,)
-    n_freq: int = 6                                     # paper: 10 frequencies for points; 6 suffice at 16x16
-    n_freq_view: int = 2                                # paper: 4 for view directions
+    n_blocks: int = 8                                   # paper: 8 layers, shape code and points again at 4
+    skips: tuple = (4,)
+    n_freq: int = 6                                     # paper: 10 frequencies for points; 2^5 pi already
+                                                        # resolves a sixth of an object at 16 x 16, and the
+                                                        # background field pays for each at every sample
+    n_freq_view: int = 4                                # paper: 4 for view directions
     feat_dim: int = 32                                  # paper: 128 feature channels; 32 for CPU
     obj_downscale: float = 2.0                          # paper: canonical points divided by 2 before encoding
     # background feature field
-    z_dim_bg: int = 16                                  # paper: 128 (32 on CLEVR)
+    z_dim_bg: int = 32                                  # paper: 128 (32 on CLEVR)
     bg_hidden: int = 32                                 # paper: 64 (32 on CLEVR)
-    bg_blocks: int = 3                                  # paper: 4
+    bg_blocks: int = 4                                  # paper: 4
     bg_downscale: float = 12.0                          # paper: world points divided by 12
     # 2D neural renderer
     render_feat: int = 64                               # paper: 128 channels at 16x16, halved per upsampling
@@ -372,16 +376,19 @@ class Generator(nn.Module):
         depth = sample_depths((B, R), cfg, jitter=self.training, generator=generator, device=origin.device)
         p = origin[:, None, None] + depth[..., None] * dirs[:, :, None]           # B x R x S x 3
 
-        # 1. objects: canonical points and view directions, evaluated only inside existing boxes
-        pc = to_canonical(p[:, None].expand(B, K, R, S, 3), lat.scale, lat.translation, lat.rotation)
+        # 1. objects: each ray in each object's canonical frame (origin R^T (o - t) / s, direction R^T d / s),
+        #    points along it at the shared depths, evaluated only inside existing boxes
+        oc = to_canonical(origin[:, None, None].expand(B, K, 1, 3), lat.scale, lat.translation, lat.rotation)
         dc = (dirs[:, None].unsqueeze(-2) @ rotation_z(lat.rotation)[:, :, None]).squeeze(-2)  # B x K x R x 3
+        dc = dc / lat.scale[:, :, None]
+        pc = oc[:, :, :, None] + depth[:, None, :, :, None] * dc[:, :, :, None]             # B x K x R x S x 3
         inside = (pc.abs() <= 1 + cfg.box_padding).all(-1) & lat.exists[:, :, None, None]     # B x K x R x S
         sel = inside.reshape(-1).nonzero().squeeze(1)
         bk = sel // (R * S)                                                      # which (image, object)
         s_obj, f_obj = self.object_field(pc.reshape(-1, 3)[sel], dc.reshape(-1, 3)[sel // S],
                                          lat.z_shape.reshape(B * K, -1)[bk], lat.z_app.reshape(B * K, -1)[bk])
         # 2. background: world points, every sample
-        s_bg, f_bg = self.background_field(p, dirs[:, :, None].expand_as(p), lat.z_shape_bg[:, None, None],
+        s_bg, f_bg = self.background_field(p, dirs[:, :, None], lat.z_shape_bg[:, None, None],  # view: per ray
                                            lat.z_app_bg[:, None, None])
         if noise:  # as in NeRF and the reference: noisy densities while training
             s_obj = s_obj + noise * torch.randn(s_obj.shape, generator=generator, device=s_obj.device)

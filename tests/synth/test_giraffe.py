@@ -345,6 +345,8 @@ def test_export_writes_the_data_format(tmp_path, capsys):
         assert np.array_equal(lab["masks"][i, :n], r["masks"]) and not lab["masks"][i, n:].any()
         assert np.all(lab["shape"][i, n:] == -1)
         assert np.allclose(lab["translation"][i, :n], sc.translation)
+    two = scenes.render_many([4, 5], workers=2)                        # the output does not depend on workers
+    assert np.array_equal(two["images"], train.images[4:6]) and np.array_equal(two["masks"], lab["masks"][4:6])
     with pytest.raises(SystemExit):
         scenes.main(["export", "--n", "0", "--out", str(out)])
 
@@ -363,7 +365,7 @@ def test_trainer_smoke_resume_and_outputs(tmp_path, capsys):
               "discriminator.safetensors", "state.pt", "samples.png", "alpha.png", "losses.csv", "losses.png"):
         assert (run / f).exists(), f
     meta = checkpoint.read_config(run)
-    assert meta["model"] == "giraffe" and meta["step"] == 3 and "n_samples" in meta["scaled"]
+    assert meta["model"] == "giraffe" and meta["step"] == 3 and "n_samples" in meta["scaled"] and meta["batch"] == 4
     st = checkpoint.load_state(run / "state.pt")          # weights_only: nothing unpickled
     assert st["step"] == 3
     import pandas as pd
