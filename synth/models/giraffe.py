@@ -481,6 +481,89 @@ def background_only(lat: Latents) -> Latents:
     return out
 
 
+# The six controls as one call, in the units a slider shows. Offsets are relative to the seed's scene, so 0
+# (and elevation None) is the scene as drawn. name: (low, high, meaning)
+CONTROL_RANGES = {
+    "rotation": (-180.0, 180.0, "degrees added to the object's angle about the vertical"),
+    "elevation": (_SC.elevation_deg[0], _SC.elevation_deg[1], "camera elevation in degrees (None: the seed's)"),
+    "appearance": (0.0, 1.0, "0: the object's own appearance code, 1: another seed's"),
+    "depth": (-1.5, 1.5, "scene units towards (+) or away from (-) the camera"),
+    "horizontal": (-1.5, 1.5, "scene units to the right (+) or left (-)"),
+    "circle": (0.0, 1.0, "fraction of a full turn around the next object"),
+}
+MAX_SEED = 2 ** 31 - 1
+
+
+def controlled_latents(cfg: GiraffeConfig, seed: int, n_objects: int, rotation: float = 0.0,
+                       elevation: float | None = None, appearance: float = 0.0, depth: float = 0.0,
+                       horizontal: float = 0.0, circle: float = 0.0, obj: int = 0) -> Latents:
+    """The seed's scene with ``n_objects`` objects, then the six edits applied to object ``obj`` (circle: around
+    object ``obj + 1``, wrapping). Values outside CONTROL_RANGES raise ValueError naming the control."""
+    if not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer 0..{MAX_SEED}, got {seed!r}")
+    if not isinstance(n_objects, (int, np.integer)) or not 1 <= n_objects <= cfg.n_objects:
+        raise ValueError(f"n_objects must be an integer 1..{cfg.n_objects}, got {n_objects!r}")
+    values = dict(rotation=rotation, elevation=elevation, appearance=appearance, depth=depth,
+                  horizontal=horizontal, circle=circle)
+    for name, v in values.items():
+        if v is None and name == "elevation":
+            continue
+        lo, hi, meaning = CONTROL_RANGES[name]
+        if not isinstance(v, (int, float, np.floating, np.integer)) or not lo <= float(v) <= hi:
+            raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}] ({meaning}), got {v!r}")
+    if not 0 <= obj < n_objects:
+        raise ValueError(f"obj must be 0..{n_objects - 1} for a scene with {n_objects} objects, got {obj}")
+    if circle and n_objects < 2:
+        raise ValueError("circle needs at least 2 objects: one circles around another")
+    lat = latents_for_seed(cfg, seed, n_objects)
+    # 1. pose of the object: rotation, then translations; circle last (around where the other object is)
+    lat = rotate_object(lat, obj, float(lat.rotation[0, obj]) + math.radians(rotation))
+    lat = translate_depth(lat, obj, float(depth))
+    lat = translate_horizontal(lat, obj, float(horizontal))
+    if n_objects >= 2:
+        lat = circle_around(lat, obj, (obj + 1) % n_objects, 2 * math.pi * float(circle))
+    # 2. appearance towards a code drawn from another stream of the same seed
+    target = torch.randn(cfg.z_dim, generator=torch.Generator().manual_seed(MAX_SEED - int(seed)))
+    lat = change_appearance(lat, obj, float(appearance), target)
+    # 3. camera
+    if elevation is not None:
+        lat = set_elevation(lat, math.radians(float(elevation)))
+    return lat
+
+
+def sweep_values(name: str, n_frames: int) -> list[float]:
+    """A looping path through one control's range for an animation (first frame = last frame's successor)."""
+    if name not in CONTROL_RANGES:
+        raise KeyError(f"unknown control {name!r}; available: {sorted(CONTROL_RANGES)}")
+    if n_frames < 2:
+        raise ValueError(f"n_frames must be at least 2, got {n_frames}")
+    lo, hi, _ = CONTROL_RANGES[name]
+    phase = np.arange(n_frames) / n_frames
+    if name in ("rotation", "circle"):                       # periodic: one full turn
+        return (lo + (hi - lo) * phase).tolist()
+    return (lo + (hi - lo) * (1 - np.cos(2 * np.pi * phase)) / 2).tolist()   # there and back, smoothly
+
+
+@torch.no_grad()
+def views(G: Generator, lat: Latents) -> dict[str, np.ndarray]:
+    """One scene (batch 1) -> uint8 pictures: "image" 64 x 64 x 3, "alphas" K x 64 x 64 (each existing object's
+    visible alpha, nearest-upsampled), "features" 64 x 64 x 3 (feature_pca, nearest-upsampled), "background"
+    64 x 64 x 3 (the same scene rendered without objects)."""
+    if len(lat) != 1:
+        raise ValueError(f"views renders one scene, got a batch of {len(lat)}")
+    G.eval()
+    lat = lat.to(G.device)
+    out, bg = G(lat), G(background_only(lat))
+    size = G.cfg.image_size
+    up = lambda a: F.interpolate(a, size=(size, size), mode="nearest")  # noqa: E731
+    to_u8 = lambda x: x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # noqa: E731
+    alphas = up(out["alpha"][:, :-1])[0][lat.exists[0]]
+    feat = feature_pca(out["feature"][0])
+    feat = np.repeat(np.repeat(feat, size // feat.shape[0], 0), size // feat.shape[1], 1)
+    return {"image": to_u8(out["image"][0]), "alphas": (alphas.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy(),
+            "features": feat, "background": to_u8(bg["image"][0])}
+
+
 # ---------------------------------------------------------------------------------------------- pictures
 
 def feature_pca(feature: torch.Tensor) -> np.ndarray:
