@@ -203,6 +203,24 @@ def intersect(kind: int, scale: float, centre: np.ndarray, theta: float, o: np.n
     return t, nw
 
 
+def intersect_culled(kind: int, scale: float, centre: np.ndarray, theta: float, o: np.ndarray, d: np.ndarray,
+                     normals: bool = True):
+    """``intersect`` only for the rays that pass the object's bounding sphere (radius s sqrt 3, in front of the
+    origin); the same answer, a fraction of the work (most rays miss most objects)."""
+    oc = centre - o
+    proj = np.einsum("ij,ij->i", oc, d)
+    r2 = 3 * scale ** 2
+    cand = np.flatnonzero((np.einsum("ij,ij->i", oc, oc) - proj ** 2 <= r2 * (1 + 1e-9)) & (proj > -np.sqrt(r2)))
+    t = np.full(len(d), np.inf)
+    n = np.zeros((len(d), 3)) if normals else None
+    if len(cand):
+        tc, nc = intersect(kind, scale, centre, theta, o[cand], d[cand], normals)
+        t[cand] = tc
+        if normals:
+            n[cand] = nc
+    return t, n
+
+
 def render(scene: Scene, cfg: SceneConfig = SceneConfig(), size: int | None = None) -> dict:
     """Scene -> {"image": uint8 H x W x 3, "masks": bool K x H x W (visible), "coverage": float K x H x W}."""
     size = size or cfg.image_size
@@ -218,7 +236,7 @@ def render(scene: Scene, cfg: SceneConfig = SceneConfig(), size: int | None = No
     who = np.full(n_rays, -1)                   # -1: ground
     normal = np.tile([0.0, 0.0, 1.0], (n_rays, 1))
     for k in range(k_obj):
-        t, nk = intersect(int(scene.shape[k]), scene.scale[k], scene.translation[k], scene.rotation[k], o, d)
+        t, nk = intersect_culled(int(scene.shape[k]), scene.scale[k], scene.translation[k], scene.rotation[k], o, d)
         closer = t < t_best
         t_best = np.where(closer, t, t_best)
         who = np.where(closer, k, who)
@@ -243,8 +261,8 @@ def render(scene: Scene, cfg: SceneConfig = SceneConfig(), size: int | None = No
         lam = np.maximum(np.einsum("ij,ij->i", normal, ld), 0)
         lit = lam > 0
         for k in range(k_obj):
-            t, _ = intersect(int(scene.shape[k]), scene.scale[k], scene.translation[k], scene.rotation[k],
-                             start, ld, normals=False)
+            t, _ = intersect_culled(int(scene.shape[k]), scene.scale[k], scene.translation[k], scene.rotation[k],
+                                    start, ld, normals=False)
             lit &= ~(t < dist)
         shade += lam * lit
     radiance = albedo * (cfg.ambient + (1 - cfg.ambient) * shade[:, None] / m)

@@ -328,6 +328,20 @@ def test_single_sphere_pixel_colour_and_position():
     assert t[0] == np.inf                                                             # above the cylinder
 
 
+def test_culled_intersection_equals_the_full_one():
+    rng = np.random.default_rng(0)
+    o = rng.uniform(-3, 3, (4000, 3))
+    d = np.array([0.2, -0.1, 0.6]) + rng.normal(scale=0.8, size=(4000, 3)) - o     # aimed near the object
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    for kind in (0, 1, 2):
+        full_t, full_n = scenes.intersect(kind, 0.6, np.array([0.2, -0.1, 0.6]), 0.7, o, d)
+        cull_t, cull_n = scenes.intersect_culled(kind, 0.6, np.array([0.2, -0.1, 0.6]), 0.7, o, d)
+        assert 300 < np.isfinite(full_t).sum() < 3700
+        assert np.array_equal(full_t, cull_t)
+        hit = np.isfinite(full_t)
+        assert np.array_equal(full_n[hit], cull_n[hit])
+
+
 def test_export_writes_the_data_format(tmp_path, capsys):
     out = tmp_path / "scenes"
     scenes.main(["export", "--n", "6", "--heldout", "2", "--out", str(out)])
