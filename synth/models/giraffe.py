@@ -307,7 +307,7 @@ def sample_depths(n_rays_shape: tuple, cfg: GiraffeConfig, jitter: bool, generat
 
 class NeuralRenderer(nn.Module):
     """Feature image F x 16 x 16 -> RGB 3 x 64 x 64 in [-1, 1]: per scale a nearest-upsampled 3x3 convolution
-    (LeakyReLU 0.2) and an RGB skip: rgb = up(rgb) + conv_rgb(features) (bilinear RGB upsampling)."""
+    (LeakyReLU 0.2) and an RGB skip: rgb = up(rgb) + conv_rgb(features) (bilinear and blurred RGB upsampling)."""
 
     def __init__(self, cfg: GiraffeConfig):
         super().__init__()
@@ -318,14 +318,22 @@ class NeuralRenderer(nn.Module):
         self.convs = nn.ModuleList([nn.Conv2d(a, b, 3, 1, 1) for a, b in zip([nf, *widths[:-1]], widths)])
         self.to_rgb = nn.ModuleList([nn.Conv2d(cfg.feat_dim, 3, 3, 1, 1)] + [nn.Conv2d(w, 3, 3, 1, 1) for w in widths])
 
+    @staticmethod
+    def upsample_rgb(rgb: torch.Tensor) -> torch.Tensor:
+        """x2 bilinear, then the reference's [1 2 1] x [1 2 1] / 16 blur (edges replicated)."""
+        rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+        k = torch.tensor([1.0, 2.0, 1.0], device=rgb.device, dtype=rgb.dtype)
+        k = (k[:, None] * k[None] / 16).expand(rgb.shape[1], 1, 3, 3)
+        return F.conv2d(F.pad(rgb, (1, 1, 1, 1), mode="replicate"), k, groups=rgb.shape[1])
+
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         net = self.conv_in(feat)                                                  # nf x 16 x 16
-        rgb = F.interpolate(self.to_rgb[0](feat), scale_factor=2, mode="bilinear", align_corners=False)
+        rgb = self.upsample_rgb(self.to_rgb[0](feat))                             # 3 x 32 x 32
         for i, conv in enumerate(self.convs):
             net = F.leaky_relu(conv(F.interpolate(net, scale_factor=2, mode="nearest")), 0.2)  # halves, x2 size
             rgb = rgb + self.to_rgb[i + 1](net)
             if i < len(self.convs) - 1:
-                rgb = F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+                rgb = self.upsample_rgb(rgb)
         return torch.sigmoid(rgb) * 2 - 1                                         # 3 x 64 x 64
 
 

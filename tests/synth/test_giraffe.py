@@ -478,3 +478,12 @@ def test_sweep_values_loop_through_the_range():
     assert el[0] == pytest.approx(lo) and el[4] == pytest.approx(hi) and el[1] == pytest.approx(el[7])
     with pytest.raises(KeyError, match="unknown control 'zoom'"):
         gi.sweep_values("zoom", 8)
+
+
+def test_rgb_upsampling_keeps_flat_colour_and_smooths_a_step():
+    flat = torch.full((1, 3, 4, 4), 0.3)
+    assert torch.allclose(gi.NeuralRenderer.upsample_rgb(flat), torch.full((1, 3, 8, 8), 0.3))
+    step = torch.zeros(1, 1, 4, 4)
+    step[..., 2:] = 1.0
+    up = gi.NeuralRenderer.upsample_rgb(step)[0, 0, 0]
+    assert torch.all(up.diff() >= 0) and 0 < up[3] < 1 and 0 < up[4] < 1    # monotone, no hard edge
