@@ -3,6 +3,7 @@
     python -m synth.scenes export --n 20000 --out assets/data/scenes        # once; deterministic, not bundled
     python -m synth.train_giraffe --steps 12000 --out runs/giraffe --threads 2
     python -m synth.train_giraffe --steps 20000 --out runs/giraffe --resume  # continue (or extend) a run
+    python -m synth.train_giraffe --export runs/giraffe assets/checkpoints/giraffe
 
 As in the reference code: the generator step comes first, then the discriminator step; non-saturating loss
 (binary cross-entropy on logits); R1 penalty on real images, gamma/2 E||grad D(x)||^2 with gamma = 10
@@ -52,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=12000, help="total steps, resumed ones included")
     p.add_argument("--minutes", type=float, default=None, help="also stop after this much wall time (checkpointed)")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--out", type=Path, default=None, help="run folder (required for training)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/state.pt")
     p.add_argument("--batch", type=int, default=16, help="paper: 32; 16 for CPU")
     p.add_argument("--lr-g", type=float, default=5e-4, help="RMSprop, as the reference")
@@ -67,7 +68,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
+                   help="copy a run's EMA generator, config, pictures and loss log into an asset folder")
     args = p.parse_args(argv)
+    if args.export is None and args.out is None:
+        p.error("--out is required for training")
     for name in ("steps", "batch"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1, got {getattr(args, name)}")
@@ -238,9 +243,39 @@ def load_generator(folder: Path, ema: bool = True) -> Generator:
     return checkpoint.load_part(folder, "generator_ema" if ema else "generator", G).eval()
 
 
+EXPORT_FILES = ("config.json", "samples.png", "alpha.png", "losses.csv", "losses.png", "args.json")
+
+
+def export(run: Path, dest: Path) -> Path:
+    """run -> dest: generator_ema.safetensors (what the app loads), the config and the training record, and a
+    TRAINING.md saying how it was made. Optimiser state and the discriminator stay behind."""
+    import shutil
+
+    run, dest = Path(run), Path(dest)
+    meta = checkpoint.read_config(run)
+    if meta.get("model") != "giraffe":
+        raise ValueError(f"{run} holds a {meta.get('model')!r} checkpoint, not giraffe")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(run / "generator_ema.safetensors", dest / "generator_ema.safetensors")
+    for name in EXPORT_FILES:
+        if (run / name).exists():
+            shutil.copy2(run / name, dest / name)
+    (dest / "TRAINING.md").write_text(
+        f"# {dest.name}\n\nGIRAFFE (Niemeyer and Geiger, CVPR 2021) trained on synth.scenes renders.\n\n"
+        f"- command: `{meta.get('command')}`\n- steps: {meta.get('step')} (batch {meta.get('batch')})\n"
+        f"- wall time: {meta.get('wall_time_s', 0) / 60:.1f} min on {meta.get('threads')} CPU thread(s)\n"
+        f"- data: {meta.get('data')}\n- scaled: {meta.get('scaled')}\n"
+        f"- weights: the EMA generator (beta {meta.get('ema')}); the discriminator is not bundled\n\n"
+        f"![samples](samples.png) ![alpha](alpha.png)\n")
+    print(f"exported {run} -> {dest}")
+    return dest
+
+
 def main(argv=None) -> Path:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.export is not None:
+        return export(*args.export)
     args.argv = argv
     return train(args)
 

@@ -393,6 +393,13 @@ def test_trainer_smoke_resume_and_outputs(tmp_path, capsys):
     tg.main(["--steps", "4", "--resume", *common])
     assert "resumed" in capsys.readouterr().out
     assert checkpoint.read_config(run)["step"] == 4 and len(pd.read_csv(run / "losses.csv")) == 4
+    dest = tg.main(["--export", str(run), str(tmp_path / "asset")])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        ["generator_ema.safetensors", "TRAINING.md", *tg.EXPORT_FILES])
+    assert "steps: 4 (batch 4)" in (dest / "TRAINING.md").read_text()
+    with torch.no_grad():
+        lat = gi.latents_for_seed(tiny_cfg(), 1, 2)
+        assert torch.equal(tg.load_generator(dest)(lat)["image"], tg.load_generator(run)(lat)["image"])
     with pytest.raises(SystemExit, match="python -m synth.scenes export"):
         tg.main(["--steps", "1", "--out", str(tmp_path / "r2"), "--data-root", str(tmp_path / "nothing")])
     with pytest.raises(FileNotFoundError, match="--resume: no"):
