@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synth import data
 from synth.scenes import SceneConfig
 
 _SC = SceneConfig()
@@ -199,7 +200,8 @@ def camera_rays(elevation: torch.Tensor, size: int, cfg: GiraffeConfig) -> tuple
     half = math.tan(math.radians(cfg.fov_deg) / 2)
     u = (torch.arange(size, device=elevation.device) + 0.5) / size * 2 - 1
     v, u = torch.meshgrid(-u, u, indexing="ij")                       # v: up, u: right
-    d = forward[:, None, None] + half * (u[None, ..., None] * right[:, None, None] + v[None, ..., None] * up[:, None, None])
+    d = forward[:, None, None] + half * (u[None, ..., None] * right[:, None, None]
+                                         + v[None, ..., None] * up[:, None, None])
     d = d / d.norm(dim=-1, keepdim=True)
     return origin, d.reshape(len(elevation), size * size, 3)
 
@@ -245,7 +247,8 @@ class FeatureField(nn.Module):
                 k += 1
         sigma = self.sigma_out(net).squeeze(-1)                              # ...
         d = d / d.norm(dim=-1, keepdim=True)
-        net = F.relu(self.feat_view(net) + self.fc_z_view(z_app) + self.fc_view(positional_encoding(d, self.n_freq_view)))
+        view = self.fc_view(positional_encoding(d, self.n_freq_view))
+        net = F.relu(self.feat_view(net) + self.fc_z_view(z_app) + view)
         return sigma, self.feat_out(net)                                     # ..., ... x feat_dim
 
 
@@ -564,7 +567,7 @@ def views(G: Generator, lat: Latents) -> dict[str, np.ndarray]:
     out, bg = G(lat), G(background_only(lat))
     size = G.cfg.image_size
     up = lambda a: F.interpolate(a, size=(size, size), mode="nearest")  # noqa: E731
-    to_u8 = lambda x: x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # noqa: E731
+    to_u8 = lambda x: data.to_uint8(x[None].cpu())[0]  # noqa: E731
     alphas = up(out["alpha"][:, :-1])[0][lat.exists[0]]
     feat = feature_pca(out["feature"][0])
     feat = np.repeat(np.repeat(feat, size // feat.shape[0], 0), size // feat.shape[1], 1)

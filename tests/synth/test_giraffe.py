@@ -420,7 +420,7 @@ def test_ema_and_r1_numbers():
     assert r1_penalty(d, x).item() == pytest.approx(expect.item(), rel=1e-5)
 
 
-# ---------------------------------------------------------------------------------------------- controls in slider units
+# ------------------------------------------------------------------------------------------- controls in slider units
 
 def visible_objects_generator(cfg):
     torch.manual_seed(0)
