@@ -99,15 +99,27 @@ def current_index(page) -> int:
 
 def wait_for_index(page, index: int) -> None:
     """Until trial `index` is on screen and its layout (one image or two) is applied."""
-    page.wait_for_function(
-        """i => {
+    try:
+        page.wait_for_function(
+            """i => {
+              const v = (id) => { const e = document.querySelector(`#${id} textarea, #${id} input`);
+                                  return e ? e.value : null; };
+              if (v('study-shown') !== String(i)) return false;
+              const left = document.getElementById('study-left');  // the trial panel is shown
+              if (!left || left.offsetParent === null) return false;
+              const right = document.getElementById('study-img-right');
+              const shown = !!right && right.offsetParent !== null;
+              return shown === (v('study-layout') === 'trial:pairwise');
+            }""", arg=index, timeout=15000)
+    except Exception as e:
+        state = page.evaluate("""() => {
           const v = (id) => { const e = document.querySelector(`#${id} textarea, #${id} input`);
                               return e ? e.value : null; };
-          if (v('study-shown') !== String(i)) return false;
-          const right = document.getElementById('study-img-right');
-          const shown = !!right && right.offsetParent !== null;
-          return shown === (v('study-layout') === 'trial:pairwise');
-        }""", arg=index, timeout=15000)
+          const t = (id) => { const e = document.getElementById(id); return e ? e.innerText : null; };
+          return {shown: v('study-shown'), layout: v('study-layout'), feedback: t('study-feedback'),
+                  error: t('study-error'), progress: t('study-progress')};
+        }""")
+        raise AssertionError(f"trial {index} did not appear; the page shows {state}") from e
 
 
 @pytest.mark.e2e
