@@ -12,16 +12,21 @@ names to conditions.
 the same items (matched by file stem). Practice and catch trials use photos of the natural condition
 (``--natural``) set aside for that: the untouched photo against the same photo cut into shuffled tiles.
 
-``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training:
+``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training,
+each with a central hole:
   natural        the held-out photo itself
-  telea          a central hole filled by OpenCV's fast-marching inpainting (Telea 2004)
-  navier_stokes  the same hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001)
-plus every method of the project's own hole fillers that can run, found like this: if
-synth/export_stimuli.py exists, the builder writes the photos and holes to request.npz
-(images uint8 NxHxWx3, masks bool NxHxW, True = hole) and runs
-``python -m synth.export_stimuli --request request.npz --out DIR`` in a subprocess (eval_studies never
-imports torch); each sub-folder DIR/<method>/ with one <i>.png per photo becomes a condition.
-If the exporter is missing or fails, the demo says so and uses the classic methods alone.
+  telea          the hole filled by OpenCV's fast-marching inpainting (Telea 2004), computed here
+  navier_stokes  the hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), here
+plus the project's own hole fillers, found in this order (eval_studies never imports torch, so they
+run in a subprocess that gets request.npz: images uint8 NxHxWx3, masks bool NxHxW, True = hole):
+  1. synth/export_stimuli.py exists: ``python -m synth.export_stimuli --request request.npz --out DIR``;
+     every DIR/<method>/ holding 0.png .. N-1.png at the photos' size becomes a condition;
+  2. else synth/inpaint/ exists: its REGISTRY's methods named in DEMO_METHODS (the lecture's Context
+     Encoder with joint loss, the L2-only one, and patch-based fill) fill the holes; a method that
+     cannot run (no checkpoint) is left out with a note;
+  3. else (or if the subprocess fails) the classic methods alone, and the builder says so.
+When the first of DEMO_METHODS is there, the pairwise task compares it with every other condition
+(the lecture's "ours vs each baseline"); otherwise every pair of conditions.
 """
 
 from __future__ import annotations
@@ -152,18 +157,63 @@ def classic_fill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray
     return out
 
 
+# The lecture's method first (the pairwise target), then the baselines worth a rater's time.
+DEMO_METHODS = ("context-encoder L2+adv", "context-encoder L2", "patch-based")
+
+# Runs in a subprocess with the project's Python: fills the request's holes with synth.inpaint methods.
+INPAINT_EXPORTER = """
+import argparse, re, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from synth.inpaint import REGISTRY, get_inpainter
+p = argparse.ArgumentParser()
+p.add_argument("--methods"); p.add_argument("--request"); p.add_argument("--out")
+a = p.parse_args()
+r = np.load(a.request)
+for name in a.methods.split(","):
+    if name not in REGISTRY:
+        print(f"note: {name!r} is not in synth.inpaint.REGISTRY", file=sys.stderr)
+        continue
+    try:
+        method = get_inpainter(name)
+        outs = [method.fill(im, m) for im, m in zip(r["images"], r["masks"])]
+    except Exception as e:
+        print(f"note: {name!r} cannot run ({type(e).__name__}: {e})", file=sys.stderr)
+        continue
+    d = Path(a.out) / re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+    d.mkdir(parents=True)
+    for i, im in enumerate(outs):
+        Image.fromarray(im).save(d / f"{i}.png")
+"""
+
+
+def condition_name(method: str) -> str:
+    """A registry name as a condition name: 'context-encoder L2+adv' -> 'context-encoder_L2_adv'."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", method).strip("_")
+
+
+def project_exporter() -> tuple[list[str] | None, str]:
+    """The command that runs the project's hole fillers (see the module docstring), or None and why."""
+    if (ROOT / "synth" / "export_stimuli.py").exists():
+        return [sys.executable, "-m", EXPORTER], EXPORTER
+    if (ROOT / "synth" / "inpaint" / "__init__.py").exists():
+        return [sys.executable, "-c", INPAINT_EXPORTER, "--methods", ",".join(DEMO_METHODS)], "synth.inpaint"
+    return None, "neither synth/export_stimuli.py nor synth/inpaint/ exists"
+
+
 def exported_methods(images: np.ndarray, masks: np.ndarray, command: list[str] | None = None,
-                     timeout: float = 600) -> tuple[dict[str, list[np.ndarray]], str]:
+                     timeout: float = 900) -> tuple[dict[str, list[np.ndarray]], list[str]]:
     """Run the project's hole fillers in a subprocess (see the module docstring).
 
-    ``command`` defaults to ``python -m synth.export_stimuli`` when synth/export_stimuli.py exists;
-    ``--request FILE --out DIR`` are appended. Returns ({method: [image per photo]}, what happened).
+    ``command`` defaults to project_exporter()'s; ``--request FILE --out DIR`` are appended.
+    Returns ({condition: [image per photo]}, notes saying what happened).
     """
+    name = " ".join(command) if command else ""
     if command is None:
-        if not (ROOT / Path(*EXPORTER.split("."))).with_suffix(".py").exists():
-            return {}, f"{EXPORTER} not found: the demo uses the classic methods only"
-        command = [sys.executable, "-m", EXPORTER]
-    name = EXPORTER if command[1:3] == ["-m", EXPORTER] else " ".join(command)
+        command, name = project_exporter()
+        if command is None:
+            return {}, [f"{name}: the demo uses the classic methods only"]
     with tempfile.TemporaryDirectory() as tmp:
         req, out = Path(tmp) / "request.npz", Path(tmp) / "methods"
         np.savez(req, images=images, masks=masks)
@@ -171,10 +221,11 @@ def exported_methods(images: np.ndarray, masks: np.ndarray, command: list[str] |
             proc = subprocess.run([*command, "--request", str(req), "--out", str(out)], cwd=ROOT,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {}, f"{name} took longer than {timeout:.0f} s: the demo uses the classic methods only"
+            return {}, [f"{name} took longer than {timeout:.0f} s: the demo uses the classic methods only"]
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            return {}, f"{name} failed ({tail[0]}): the demo uses the classic methods only"
+            return {}, [f"{name} failed ({tail[0]}): the demo uses the classic methods only"]
+        notes = [line.removeprefix("note: ") for line in proc.stderr.splitlines() if line.startswith("note: ")]
         found: dict[str, list[np.ndarray]] = {}
         skipped = []
         for sub in sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []:
@@ -190,7 +241,7 @@ def exported_methods(images: np.ndarray, masks: np.ndarray, command: list[str] |
         note = f"{name} gave {sorted(found) or 'no methods'}"
         if skipped:
             note += f"; skipped {skipped} (bad name, missing images or wrong size)"
-        return found, note
+        return found, [note, *notes]
 
 
 def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAULT_SIZE, seed: int = 0,
@@ -210,14 +261,20 @@ def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAU
     conditions: dict[str, dict[str, np.ndarray]] = {"natural": dict(zip(items, study_imgs))}
     for method in ("telea", "navier_stokes"):
         conditions[method] = {it: classic_fill(im, m, method) for it, im, m in zip(items, study_imgs, masks)}
-    extra, note = exported_methods(study_imgs, masks, command=exporter)
-    notes.append(note)
+    extra, more = exported_methods(study_imgs, masks, command=exporter)
+    notes += more
     for method, imgs in extra.items():
         if method in conditions:
             notes.append(f"exported method {method!r} clashes with a built-in condition; skipped")
             continue
         conditions[method] = dict(zip(items, imgs))
-    n_pairs = len(conditions) * (len(conditions) - 1) // 2
+    target = condition_name(DEMO_METHODS[0])
+    if target in conditions:  # the lecture's design: our method against each baseline
+        pairs = [[target, c] for c in conditions if c != target]
+    else:
+        names = sorted(conditions)
+        pairs = [[a, b] for i, a in enumerate(names) for b in names[i + 1:]]
+    n_pairs = len(pairs)
     pairwise = n_pairs * max(1, 12 // n_pairs)  # whole rounds of pairs
     real_fake = len(conditions) * max(1, 12 // len(conditions))
     if pairwise + real_fake > n_items:
@@ -228,6 +285,7 @@ def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAU
         "title": "Which photo looks real?",
         "tasks": ["pairwise", "real_fake"],
         "natural_condition": "natural",
+        "pairs": pairs,
         "trials_per_rater": {"pairwise": pairwise, "real_fake": real_fake},
         "practice_trials": 2,
         "catch_trials": 4,
@@ -236,7 +294,8 @@ def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAU
     pool = {f"catch-{dataset}-{i:04d}": im for i, im in zip(pick[n_items:], pool_imgs)}
     path = write_study(out, spec, conditions, pool, size)
     notes.append(f"{len(conditions)} conditions {sorted(conditions)}, {n_items} items, "
-                 f"{pairwise} pairwise + {real_fake} real/fake scored trials per rater")
+                 f"{pairwise} pairwise + {real_fake} real/fake scored trials per rater"
+                 + (f", pairs: {target} against each other condition" if target in conditions else ""))
     return path, notes
 
 

@@ -51,6 +51,12 @@ def test_demo_command_builds_a_clean_study(tmp_path):
     assert study.tasks == ("pairwise", "real_fake") and study.natural_condition == "natural"
     assert {"natural", "telea", "navier_stokes"} <= set(study.conditions)
     assert study.completion_code and study.catch_trials == 4 and study.practice_trials == 2
+    if (ROOT / "synth" / "inpaint" / "__init__.py").exists():
+        # the project's own hole fillers join through synth.inpaint's registry, in a subprocess
+        assert "synth.inpaint gave" in proc.stdout
+        assert "context-encoder_L2_adv" in study.conditions
+        assert set(study.pairs) == {("context-encoder_L2_adv", c) for c in study.conditions
+                                    if c != "context-encoder_L2_adv"}
     files = check_stimuli(out, 256, forbidden=list(study.conditions) + ["natural", "catch"])
     n_cond = len(study.conditions)
     assert len(files) == n_cond * len(study.items) + 2 * len(study.catch_pool)
@@ -169,6 +175,7 @@ def test_demo_adds_the_methods_an_exporter_gives(tmp_path):
     _, notes = build_demo(tmp_path / "demo2", n_items=30, n_pool=6, size=32,
                           exporter=[sys.executable, str(failing)])
     assert any("failed (no checkpoints here)" in n for n in notes)
+    assert any("classic methods only" in n for n in notes)
     assert set(load_study(tmp_path / "demo2").conditions) == {"natural", "telea", "navier_stokes"}
 
 
