@@ -17,11 +17,12 @@ config.json (the GiraffeConfig, with what was scaled for the CPU) every ``--ckpt
 in its own colour, background black).
 
 Measured step time, default config, batch 16, on this 2-core AMD EPYC machine while two other trainings ran
-(load average 7.4):
+(load average 5 to 6):
     python -m synth.train_giraffe --steps 20 --out /tmp/giraffe_time --threads 2 --log-every 5
-    -> 2.3 s/step wall (1.4 CPU s/step; 5-step means 1.7 to 2.9 s)
-    single-thread profile of one step (G step 0.34 + D step with R1 0.15): 0.49 CPU s/step
-so an otherwise idle machine should give about 0.3 to 0.5 s/step: 12,000 steps in 1 to 1.7 hours.
+    -> 2.3 s/step wall (1.6 CPU s/step, both threads; 5-step means 2.2 to 2.5 s)
+    single-thread profile of one step (G step 0.29 + D step with R1 and a no-grad G pass 0.14): 0.43 CPU s
+so an otherwise idle machine should give about 0.3 to 0.45 s/step: 12,000 steps in 1 to 1.5 hours. On a
+busy machine use --threads 1 (two threads wait on each other when one is descheduled).
 The losses.csv columns s_per_step and cpu_s_per_step record it for every run.
 """
 

@@ -135,10 +135,11 @@ def sample_latents(cfg: GiraffeConfig, batch: int, generator: torch.Generator | 
     xy = (2 * rand(batch, K, 2) - 1) * cfg.xy_range
     # boxes apart: slots that touch an earlier existing slot are redrawn (bounding circles of radius s*sqrt2);
     # every 10th round, every slot of a scene that still clashes (a crowded start may leave no room)
+    need = math.sqrt(2) * (s[:, :, None] + s[:, None])
+    pairs = exists[:, :, None] & exists[:, None] & (torch.arange(K)[:, None] > torch.arange(K)[None])  # j < i
     for r in range(overlap_rounds):
         dist = (xy[:, :, None] - xy[:, None]).norm(dim=-1)
-        need = math.sqrt(2) * (s[:, :, None] + s[:, None])
-        clash = (dist < need) & exists[:, :, None] & exists[:, None] & torch.ones(K, K, dtype=torch.bool).tril(-1)
+        clash = (dist < need) & pairs
         bad = clash.any(-1)
         if not bad.any():
             break
