@@ -1,8 +1,8 @@
 """The Studies tab (researcher: list studies, how to serve them) and the rater app (``app.py --study DIR``).
 
 The rater app is a thin layer over eval_studies.votelog.StudyServer. What reaches the rater's browser:
-pixels (numpy arrays that Gradio re-encodes under its own cache names), the study's title and texts,
-button labels and progress. Condition names, stimulus file names and the answer key stay on the server:
+pixels (the stimulus arrays, PNG-encoded by Gradio's own encoder under its cache names, a hash of the
+pixels), the study's title and texts, button labels and progress. Condition names, stimulus file names and the answer key stay on the server:
 the vote handlers take only the choice and the index of the trial on screen.
 """
 
@@ -19,7 +19,7 @@ from gradio import processing_utils
 
 from eval_studies.assign import new_anonymous_id, rater_from_params
 from eval_studies.study import list_studies
-from eval_studies.votelog import VoteLog, VoteRefused, StudyServer
+from eval_studies.votelog import StudyServer, VoteLog, VoteRefused
 
 # F = left / real, J = right / fake; timed exposure; auto-redirect on the completion page.
 RATER_JS = """
@@ -106,9 +106,8 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
     """The study alone, for raters. Raises ValueError (naming the field) for a malformed study.
 
     Speed: Gradio rebuilds a component for every ``gr.update`` it returns, so the frequent events
-    (page load, start, vote) return plain values only. What the page looks like (which panel, one
-    image or two, button labels) is one hidden ``layout`` value; its change event, a few times per
-    rater, applies the visibility updates.
+    (page load, start, vote) return plain values only. Which panel shows, and one image or two, is
+    one hidden ``layout`` value; its change event, a few times per rater, applies the visibility.
     """
     server = StudyServer(Path(study_dir))
     study = server.study
