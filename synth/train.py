@@ -36,6 +36,8 @@ from synth.models.classifier import ClassifierConfig, DigitClassifier
 # Trainers living in other modules: name -> "module:function(argv)"
 EXTERNAL_TRAINERS = {
     "context_encoder": "synth.train_inpaint:main",
+    "guided": "synth.train_guided:main",
+    "giraffe": "synth.train_giraffe:main",
 }
 
 
@@ -256,7 +258,7 @@ def classifier_splits(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 def train_classifier(model: str, argv: list[str]) -> Path:
     p = argparse.ArgumentParser(prog="synth.train classifier")
-    common_args(p, steps=3000)
+    common_args(p, steps=1500)
     p.add_argument("--lr", type=float, default=1e-3)
     args = p.parse_args(argv)
     out = args.out or Path("runs") / "classifier"
@@ -279,7 +281,7 @@ def train_classifier(model: str, argv: list[str]) -> Path:
                           desc="classifier", mininterval=5):
         if step >= args.steps:
             break
-        loss = F.cross_entropy(net(augment(x[idx], gen)), y[idx], label_smoothing=0.05)
+        loss = F.cross_entropy(net(augment(x[idx], gen)), y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -82,8 +82,8 @@ def build_tab() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             model = gr.Dropdown([(GENERATORS[m].title, m) for m in models], value=default, label="Model")
-            n = gr.Slider(1, generate.MAX_SAMPLES, value=16, step=1, label="Number of images")
-            seed = gr.Number(value=0, label="Seed")
+            n = gr.Slider(1, generate.MAX_SAMPLES, value=16, step=1, label="Number of images", elem_id="n-images")
+            seed = gr.Number(value=0, label="Seed", elem_id="seed")
             go = gr.Button("Generate", variant="primary", elem_id="generate-btn")
         with gr.Column(scale=3):
             gallery = gr.Gallery(label="Samples", columns=8, height="auto", elem_id="samples",

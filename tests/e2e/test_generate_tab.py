@@ -18,8 +18,8 @@ def full_app(request):
     return app
 
 
-def set_number(page, label: str, value) -> None:
-    box = page.get_by_label(label, exact=True)
+def set_number(page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
     box.press("Enter")
 
@@ -30,7 +30,7 @@ def test_generate_walk_and_error(page, full_app):
     expect(page.get_by_role("tab", name="Generate")).to_be_visible(timeout=30_000)
 
     # 1. generate five images
-    set_number(page, "Number of images", 5)
+    set_number(page, "n-images", 5)
     page.locator("#generate-btn").click()
     expect(page.locator("#samples img")).to_have_count(5, timeout=30_000)
     first = page.locator("#samples img").first.get_attribute("src")
@@ -39,7 +39,7 @@ def test_generate_walk_and_error(page, full_app):
     page.locator("#generate-btn").click()
     page.wait_for_timeout(1500)
     expect(page.locator("#samples img")).to_have_count(5)
-    set_number(page, "Seed", 7)
+    set_number(page, "seed", 7)
     page.locator("#generate-btn").click()
     expect(page.locator("#samples img").first).not_to_have_attribute("src", first, timeout=30_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -50,11 +50,11 @@ def test_generate_walk_and_error(page, full_app):
     page.screenshot(path=str(SHOTS / "generate.png"), full_page=True)
 
     # 3. a non-integer seed gives a clear error and the app keeps serving
-    set_number(page, "Seed", 1.5)
+    set_number(page, "seed", 1.5)
     page.locator("#generate-btn").click()
     expect(page.get_by_text(re.compile("seed must be an integer"))).to_be_visible(timeout=30_000)
-    set_number(page, "Seed", 3)
-    set_number(page, "Number of images", 2)
+    set_number(page, "seed", 3)
+    set_number(page, "n-images", 2)
     page.locator("#generate-btn").click()
     expect(page.locator("#samples img")).to_have_count(2, timeout=30_000)
 

@@ -37,7 +37,7 @@ def test_interpolate_ends_are_the_seeds_images(client):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(model="vae", n=2, seed=0), "Unknown model 'vae'"),
+    (dict(model="vae", n=2, seed=0), "vae is not in the list of choices"),
     (dict(model="dcgan", n=2, seed=1.5), "seed must be an integer"),
     (dict(model="dcgan", n=2, seed=-1), "seed must be in"),
 ])
