@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -52,7 +53,10 @@ def main(argv=None) -> None:
     if args.study is not None:
         from ui import study
 
-        demo = study.build_rater_app(args.study)
+        try:
+            demo = study.build_rater_app(args.study)
+        except (ValueError, FileNotFoundError) as e:
+            sys.exit(f"error: {e}")
         demo.launch(server_name=args.host, server_port=args.port, **study.RATER_LAUNCH_KWARGS)
         return
     password = args.results_password or os.environ.get(RESULTS_PASSWORD_ENV) or None
