@@ -56,6 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="first train the transformer alone on the localisation loss for this many steps (cheap)")
     p.add_argument("--snapshot-steps", type=int, nargs="*", default=[],
                    help="also keep the model as it was at these steps in OUT/step_N (same-length ablation comparisons)")
+    p.add_argument("--init-loc-from", type=Path, default=None, metavar="FOLDER",
+                   help="start the transformer from FOLDER/model.safetensors (e.g. another run's warm-up snapshot)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--device", default="auto")
@@ -217,6 +219,15 @@ def train(args: argparse.Namespace) -> Path:
     D = PatchDiscriminator(cfg).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    if args.init_loc_from is not None and not args.resume:
+        if G.loc is None:
+            raise ValueError("--init-loc-from: this model has no transformer (--no-stn)")
+        from safetensors.torch import load_file
+
+        w = load_file(str(Path(args.init_loc_from) / "model.safetensors"))
+        loc = {k[len("loc."):]: v.float() for k, v in w.items() if k.startswith("loc.")}
+        G.loc.load_state_dict(loc)
+        print(f"transformer initialised from {args.init_loc_from} ({len(loc)} tensors)", flush=True)
     step, wall = 0, 0.0
     state_path = out / "state.pt"
     if args.resume:

@@ -42,6 +42,7 @@ class GuidedConfig:
     guide_size: int = 96        # the guidance is larger than the frame, so the patch can be anywhere in it
     nf: int = 32                # first-layer channels (the paper's networks are wider; CPU budget)
     loc_hidden: int = 256       # localisation head's hidden units
+    correlation: bool = True    # localisation also sees a feature correlation volume (Rocco et al. 2017)
     use_stn: bool = True        # False: the ablation without the transformer (fixed centre crop)
     use_attention: bool = True  # False: the ablation without the attention branch
     overlap: int = 4            # known band around the hole that the reconstruction loss also covers, px
@@ -117,7 +118,16 @@ class Localisation(nn.Module):
 
         self.image_net, n_img = stream(3 + 1 + 2, cfg.image_size)   # state size. 4nf x 4 x 4
         self.guide_net, n_gd = stream(3 + 2, cfg.guide_size)        # state size. 4nf x 6 x 6
-        self.head = nn.Sequential(nn.Linear(n_img + n_gd, cfg.loc_hidden), nn.ReLU(True),
+        n_corr = 0
+        if cfg.correlation:
+            # one trunk for both images (input: colour x known, known), stride 8
+            self.trunk = nn.Sequential(down(4, nf, norm=False), down(nf, 2 * nf), down(2 * nf, 4 * nf))
+            cells = (cfg.image_size // 8) ** 2                         # image positions: the volume's channels
+            self.regress = nn.Sequential(
+                nn.Conv2d(cells, 2 * nf, 3, 1, 1, bias=False), nn.BatchNorm2d(2 * nf), nn.ReLU(True),
+                nn.Conv2d(2 * nf, nf, 4, 2, 1, bias=False), nn.BatchNorm2d(nf), nn.ReLU(True))
+            n_corr = nf * (cfg.guide_size // 16) ** 2                   # state size. nf x 6 x 6
+        self.head = nn.Sequential(nn.Linear(n_img + n_gd + n_corr, cfg.loc_hidden), nn.ReLU(True),
                                   nn.Linear(cfg.loc_hidden, 6))
         self.apply(init_weights)
         # start at the centre crop (the spatial transformer's identity initialisation)
@@ -128,7 +138,20 @@ class Localisation(nn.Module):
     def forward(self, incomplete: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor) -> torch.Tensor:
         a = self.image_net(torch.cat([incomplete, mask, coords(incomplete)], 1)).flatten(1)
         b = self.guide_net(torch.cat([guidance, coords(guidance)], 1)).flatten(1)
-        return self.head(torch.cat([a, b], 1)).view(-1, 2, 3)
+        feats = [a, b]
+        if self.cfg.correlation:
+            feats.append(self.regress(self.correlate(incomplete, mask, guidance)).flatten(1))
+        return self.head(torch.cat(feats, 1)).view(-1, 2, 3)
+
+    def correlate(self, incomplete, mask, guidance) -> torch.Tensor:
+        """Cosine similarity of every known image cell with every guidance cell: N x (S/8)^2 x G/8 x G/8, each
+        channel one image position (cells in the hole weighted by how much of them is known)."""
+        known = 1 - mask
+        fi = F.normalize(self.trunk(torch.cat([incomplete * known, known], 1)), dim=1)       # N x C x 8 x 8
+        fg = F.normalize(self.trunk(torch.cat([guidance, torch.ones_like(guidance[:, :1])], 1)), dim=1)  # 12 x 12
+        w = F.adaptive_avg_pool2d(known, fi.shape[-1]).flatten(1)                           # N x 64
+        corr = torch.einsum("nci,ncj->nij", fi.flatten(2), fg.flatten(2)) * w[:, :, None]   # N x 64 x 144
+        return F.relu(corr).view(fi.shape[0], -1, *fg.shape[-2:])
 
 
 def base_theta(cfg: GuidedConfig, n: int, device=None) -> torch.Tensor:

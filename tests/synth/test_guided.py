@@ -299,6 +299,38 @@ def test_trainer_smoke_resume_and_export(tmp_path):
     assert np.array_equal(ip.fill(img, mask, data.load("photos256", "heldout").images[2])[~mask], img[~mask])
 
 
+def test_transformer_starts_from_another_runs_snapshot(tmp_path):
+    from safetensors.torch import load_file
+
+    from synth import train_guided
+
+    common = ["--batch", "2", "--nf", "8", "--limit-data", "120", "--threads", "1"]
+    train_guided.main(["--steps", "3", "--loc-warmup", "3", "--snapshot-steps", "3", *common,
+                       "--out", str(tmp_path / "a")])
+    train_guided.main(["--steps", "0", "--no-attention", "--init-loc-from", str(tmp_path / "a" / "step_3"), *common,
+                       "--out", str(tmp_path / "b")])
+    a = load_file(str(tmp_path / "a" / "step_3" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    loc = [k for k in a if k.startswith("loc.")]
+    assert loc and all(torch.equal(a[k], b[k]) for k in loc)
+    assert not any(k.startswith("attention.") for k in b)
+    with pytest.raises(ValueError, match="no transformer"):
+        train_guided.main(["--steps", "0", "--no-stn", "--init-loc-from", str(tmp_path / "a" / "step_3"), *common,
+                           "--out", str(tmp_path / "c")])
+
+
+def test_correlation_volume_ignores_the_hole():
+    torch.manual_seed(0)
+    cfg = GuidedConfig(nf=8, loc_hidden=16)
+    loc = GuidedInpainting(cfg).loc.eval()
+    x, m, g = rand_batch(1)
+    corr = loc.correlate(masked_input(x, m), m, g)
+    assert corr.shape == (1, 64, 12, 12) and (corr >= 0).all() and (corr <= 1 + 1e-5).all()
+    inside = torch.zeros(8, 8, dtype=torch.bool)
+    inside[2:6, 2:6] = True                                # the 32x32 hole's cells at stride 8
+    assert torch.count_nonzero(corr[0, inside.flatten()]) == 0
+
+
 def test_ablation_flags_reach_the_config(tmp_path):
     from synth import train_guided
 
