@@ -2,6 +2,8 @@
 
     python -m synth.evaluate generation [--samples 640] [--seed 0]
     python -m synth.evaluate inpainting ...     (hole filling, see synth.evaluate_inpaint)
+    python -m synth.evaluate guided ...         (guided inpainting, see synth.evaluate_guided)
+    python -m synth.evaluate snapshots runs/dcgan/snapshots   (model selection on training data only)
 
 Generation metrics use a small digit classifier trained only on held-out digits (assets/checkpoints/classifier):
 
@@ -21,6 +23,7 @@ import argparse
 import importlib
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -130,6 +133,28 @@ def generation_table(n_samples: int = 640, seed: int = 0) -> list[dict]:
     return rows
 
 
+def snapshot_table(folder: Path, model: str, n_samples: int = 640) -> list[dict]:
+    """Model selection on training data only: score and Frechet distance to the TRAINING digits of every
+    generator snapshot in folder/step_*/ (held-out digits are not touched)."""
+    from synth.models import get_spec
+
+    net = load_classifier()
+    _, f_train = classify(net, data.load("digits", "train").images)
+    spec = get_spec(model)
+    rows = []
+    for snap in sorted(Path(folder).glob("step_*")):
+        meta = checkpoint.read_config(snap)
+        g = spec.generator_cls(checkpoint.config_from_dict(spec.config_cls, meta["config"]))
+        checkpoint.load_part(snap, "generator", g).eval()
+        with torch.no_grad():
+            imgs = np.concatenate([data.to_uint8(g(generate.latents(g.cfg.nz, 64, s)))
+                                   for s in range(int(np.ceil(n_samples / 64)))])[:n_samples]
+        probs, feats = classify(net, imgs)
+        rows.append({"snapshot": snap.name, "step": meta["step"], "score": inception_score(probs)[0],
+                     "frechet": frechet_distance(feats, f_train)})
+    return rows
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| images | n | score (10 max) | Frechet dist. to train | min class % | classes >= 3% "
             "| NN dist. to train (median) | ms / 64 samples |")
@@ -145,10 +170,19 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="synth.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["generation", "inpainting"])
+    p.add_argument("what", choices=["generation", "inpainting", "guided", "snapshots"])
     args, rest = p.parse_known_args(argv)
-    if args.what == "inpainting":
-        importlib.import_module("synth.evaluate_inpaint").main(rest)
+    if args.what in ("inpainting", "guided"):
+        importlib.import_module(f"synth.evaluate_{'inpaint' if args.what == 'inpainting' else 'guided'}").main(rest)
+        return
+    if args.what == "snapshots":
+        q = argparse.ArgumentParser(prog="synth.evaluate snapshots")
+        q.add_argument("folder", type=Path)
+        q.add_argument("--model", default="dcgan")
+        a = q.parse_args(rest)
+        print("| snapshot | step | score | Frechet dist. to train |\n|---|---|---|---|")
+        for r in snapshot_table(a.folder, a.model):
+            print(f"| {r['snapshot']} | {r['step']} | {r['score']:.2f} | {r['frechet']:.2f} |")
         return
     q = argparse.ArgumentParser(prog="synth.evaluate generation")
     q.add_argument("--samples", type=int, default=640)

@@ -136,6 +136,8 @@ def train_gan(model: str, argv: list[str]) -> Path:
                    help="generator updates per discriminator update (1 in the paper; 2 is the common DCGAN "
                         "practice that keeps J(D) from collapsing to 0 on small data)")
     p.add_argument("--config", type=json.loads, default={}, help='config overrides as JSON, e.g. {"ngf": 16}')
+    p.add_argument("--keep-every", type=int, default=0,
+                   help="also keep the generator of every N-th step in <out>/snapshots (for model selection)")
     args = p.parse_args(argv)
     out = args.out or Path("runs") / model
     ddp = Dist()
@@ -226,6 +228,9 @@ def train_gan(model: str, argv: list[str]) -> Path:
         if ddp.main and (done % args.sample_every == 0 or time.time() - t_ckpt > 60 * args.ckpt_minutes):
             save(done, wall0 + time.time() - t_start)
             t_ckpt = time.time()
+        if ddp.main and args.keep_every and done % args.keep_every == 0:
+            checkpoint.save_model(out / "snapshots" / f"step_{done:06d}", model, cfg, {"generator": g_mod},
+                                  step=done, wall_time_s=round(wall0 + time.time() - t_start, 1))
         step = done
     if ddp.main:
         save(step, wall0 + time.time() - t_start)

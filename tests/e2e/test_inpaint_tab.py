@@ -41,7 +41,7 @@ def test_paint_a_stroke_and_get_every_method(page, full_app):
 
     # 1. nothing painted yet: a clear message, and the app keeps serving
     page.locator("#inpaint-run").click()
-    expect(page.get_by_text(re.compile("Paint a hole first")).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("Paint a hole first")).first).to_be_visible(timeout=90_000)
 
     # 2. paint a stroke across the middle of the photo with the brush
     box = canvas_box(page)
