@@ -79,7 +79,7 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
         s = np.array([hole_scores(p, o, m) for p, o, m in zip(preds, b["original"], b["mask"])])
         rows[name] = {"psnr": s[:, 0].mean(), "l1": s[:, 1].mean(), "psnr_gap": s[gap, 0].mean() if gap.any()
                       else float("nan"), "l1_gap": s[gap, 1].mean() if gap.any() else float("nan"), "ms": ms,
-                      "iou": iou}
+                      "iou": iou, "psnr_each": s[:, 0]}
         print(f"  {name:28s} PSNR {rows[name]['psnr']:5.2f} dB  {ms:7.1f} ms", file=sys.stderr, flush=True)
 
     for name, folder in guided.items():
@@ -128,9 +128,12 @@ def table(res: dict) -> str:
     for ref in full:
         for abl in ("guided no-attention", "guided no-STN"):
             if abl in rows:
-                d = rows[ref]["psnr"] - rows[abl]["psnr"]
-                lines.append(f"- {ref} - {abl} = {d:+.2f} dB PSNR ({'worse' if d > 0 else 'NOT worse'} "
-                             f"without it), L1 {rows[abl]['l1'] - rows[ref]['l1']:+.2f} points")
+                diff = rows[ref]["psnr_each"] - rows[abl]["psnr_each"]       # paired, triplet by triplet
+                d, half = diff.mean(), 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+                verdict = "worse" if d - half > 0 else ("NOT worse" if d <= 0 else "worse, but within noise")
+                lines.append(f"- {ref} - {abl} = {d:+.2f} dB PSNR (paired 95% interval {d - half:+.2f}..{d + half:+.2f}; "
+                             f"{verdict} without it), L1 {rows[abl]['l1'] - rows[ref]['l1']:+.2f} points, better on "
+                             f"{100 * (diff > 0).mean():.0f}% of triplets")
     return "\n".join(lines)
 
 

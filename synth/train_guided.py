@@ -305,7 +305,7 @@ def train(args: argparse.Namespace) -> Path:
 
 # ---------------------------------------------------------------------------------------------- export
 
-def export(run: Path, dest: Path, command: str | None = None) -> Path:
+def export(run: Path, dest: Path, command: str | None = None, notes: str = "") -> Path:
     """run folder -> dest/model.safetensors (fp16), config.json, TRAINING.md, samples.png, losses.csv."""
     from safetensors.torch import load_file, save_file
 
@@ -320,8 +320,9 @@ def export(run: Path, dest: Path, command: str | None = None) -> Path:
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
     args = json.loads((run / "args.json").read_text()) if (run / "args.json").exists() else {}
-    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in args.items()
-             if v not in (None, False) and k != "export"]
+    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else " " + (" ".join(map(str, v)) if isinstance(v, list)
+                                                                          else str(v)))
+             for k, v in args.items() if v not in (None, False, []) and k != "export"]
     cmd = command or "python -m synth.train_guided " + " ".join(flags)
     (dest / "TRAINING.md").write_text(
         f"# {dest.name}\n\nGuided inpainting (Zhao et al. 2019), variant `{meta.get('variant')}`.\n\n"
@@ -330,7 +331,7 @@ def export(run: Path, dest: Path, command: str | None = None) -> Path:
         f"- data: self-supervised triplets from assets/data/photos/train.npz (training photos only)\n"
         f"- then: `python -m synth.train_guided --export {run} {dest}`\n"
         f"- weights stored as float16 (trained in float32); the discriminator is not bundled\n\n"
-        f"![samples](samples.png)\n")
+        f"![samples](samples.png)\n" + (f"\n{notes.strip()}\n" if notes else ""))
     print(f"exported {run} -> {dest}")
     return dest
 

@@ -5,8 +5,9 @@ The four steps of the paper, in ``GuidedInpainting.forward``:
 
 1. Localisation: a spatial transformer. Its localisation network sees the incomplete image with its hole
    mask (64x64) and the guidance image (96x96), each through a strided CNN (with two coordinate channels,
-   CoordConv, so positions are easy to regress), and a fully connected head predicts the 6 affine
-   parameters ``theta`` mapping the frame's normalised coordinates into the guidance. ``affine_grid`` and
+   CoordConv, so positions are easy to regress) and, not in the paper, a feature correlation volume (Rocco
+   et al. 2017: cosine similarity of every known image cell with every guidance cell at stride 8), and a
+   fully connected head predicts the 6 affine parameters ``theta`` mapping the frame's normalised coordinates into the guidance. ``affine_grid`` and
    ``grid_sample`` then sample the guidance *aligned with the frame*: the aligned patch lands where the hole
    is. The head starts at the centre crop (theta = diag(64/96)); the ``use_stn=False`` ablation keeps it
    there (an identity crop, no transformer).

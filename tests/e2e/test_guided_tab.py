@@ -34,6 +34,8 @@ def test_bundled_example_and_lighting_demo(page, full_app):
     # 1. no guidance yet: a clear message, and the app keeps serving
     page.locator("#guided-run").click()
     expect(page.get_by_text(re.compile("Upload or pick a photo first")).first).to_be_visible(timeout=30_000)
+    page.reload()                                          # a fresh page, without the message, for the screenshot
+    page.get_by_role("tab", name="Guided inpainting").click()
 
     # 2. the bundled example: photo, painted hole and guidance arrive together; fill
     name = next(iter(examples.EXAMPLES))
