@@ -76,3 +76,11 @@ def launch_app():
     yield _launch
     for app in apps:
         app.stop()
+
+
+@pytest.fixture(scope="module")
+def full_app():
+    """The whole app (`python app.py`), shared by the tests of one module."""
+    app = AppProcess()
+    yield app
+    app.stop()

@@ -9,14 +9,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def full_app(request):
-    from tests.conftest import AppProcess
-
-    app = AppProcess()
-    request.addfinalizer(app.stop)
-    return app
-
 
 def set_number(page, elem_id: str, value) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")

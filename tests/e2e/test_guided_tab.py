@@ -11,14 +11,6 @@ from synth.guided import examples
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def full_app(request):
-    from tests.conftest import AppProcess
-
-    app = AppProcess()
-    request.addfinalizer(app.stop)
-    return app
-
 
 def pick(page, elem: str, name: str) -> None:
     page.locator(f"#{elem} input").click()

@@ -12,14 +12,6 @@ N_RESULTS = len(REGISTRY) + 2  # every method, the hole and the original
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def full_app(request):
-    from tests.conftest import AppProcess
-
-    app = AppProcess()
-    request.addfinalizer(app.stop)
-    return app
-
 
 def pick_example(page, name: str) -> None:
     page.locator("#inpaint-example input").click()
