@@ -17,6 +17,7 @@ import numpy as np
 from synth.guided import examples
 from synth.guided.inpainter import CHECKPOINTS, GuidedInpainter, GuidedResult, as_guidance
 from synth.inpaint import as_mask, as_rgb, get_inpainter
+from ui.inpaint import editor_value, read_editor  # the same ImageEditor value <-> (photo, hole) mapping
 
 HOLE_RGBA = (255, 0, 255, 255)
 CE_NAME = "context-encoder L2+adv"
@@ -76,35 +77,6 @@ def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- handlers
-
-def editor_value(image: np.ndarray, mask: np.ndarray | None = None) -> dict:
-    layers = []
-    if mask is not None:
-        layer = np.zeros((*mask.shape, 4), np.uint8)
-        layer[mask] = HOLE_RGBA
-        layers = [layer]
-    return {"background": image, "layers": layers, "composite": None}
-
-
-def read_editor(value) -> tuple[np.ndarray, np.ndarray]:
-    """ImageEditor value -> (original uint8 HxWx3, hole bool HxW): the hole is what was painted on the layers."""
-    if not value or value.get("background") is None:
-        raise gr.Error("Upload or pick a photo first.")
-    try:
-        image = as_rgb(np.asarray(value["background"]))
-    except ValueError as e:
-        raise _error(e)
-    h, w = image.shape[:2]
-    mask = np.zeros((h, w), bool)
-    for layer in value.get("layers") or []:
-        if layer is None:
-            continue
-        layer = np.asarray(layer)
-        if layer.shape[:2] != (h, w):
-            raise gr.Error(f"The painted layer is {layer.shape[1]}x{layer.shape[0]} but the photo is {w}x{h}.")
-        mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w, -1) > 0).any(2)
-    return image, mask
-
 
 def run_guided(image: np.ndarray, mask: np.ndarray, guidance) -> GuidedResult:
     if guidance is None:
