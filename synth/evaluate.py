@@ -3,6 +3,7 @@
     python -m synth.evaluate generation [--samples 640] [--seed 0]
     python -m synth.evaluate inpainting ...     (hole filling, see synth.evaluate_inpaint)
     python -m synth.evaluate guided ...         (guided inpainting, see synth.evaluate_guided)
+    python -m synth.evaluate giraffe ...        (GIRAFFE controls, composition, quality; see synth.evaluate_giraffe)
     python -m synth.evaluate snapshots runs/dcgan/snapshots   (model selection on training data only)
 
 Generation metrics use a small digit classifier trained only on held-out digits (assets/checkpoints/classifier):
@@ -126,7 +127,9 @@ def generation_table(n_samples: int = 640, seed: int = 0) -> list[dict]:
         })
 
     row("real held-out digits (reference)", reference, None)
-    for model in generate.available():
+    from synth.models import get_spec
+
+    for model in [m for m in generate.available() if get_spec(m).dataset == "digits"]:
         row(model, generate.sample(model, min(n_samples, 64), seed) if n_samples <= 64 else np.concatenate(
             [generate.sample(model, 64, seed + i) for i in range(int(np.ceil(n_samples / 64)))])[:n_samples],
             ms_per_64(model))
@@ -170,10 +173,12 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="synth.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["generation", "inpainting", "guided", "snapshots"])
+    p.add_argument("what", choices=["generation", "inpainting", "guided", "giraffe", "snapshots"])
     args, rest = p.parse_known_args(argv)
-    if args.what in ("inpainting", "guided"):
-        importlib.import_module(f"synth.evaluate_{'inpaint' if args.what == 'inpainting' else 'guided'}").main(rest)
+    modules = {"inpainting": "synth.evaluate_inpaint", "guided": "synth.evaluate_guided",
+               "giraffe": "synth.evaluate_giraffe"}
+    if args.what in modules:
+        importlib.import_module(modules[args.what]).main(rest)
         return
     if args.what == "snapshots":
         q = argparse.ArgumentParser(prog="synth.evaluate snapshots")

@@ -38,6 +38,7 @@ EXTERNAL_TRAINERS = {
     "context_encoder": "synth.train_inpaint:main",
     "guided": "synth.train_guided:main",
     "giraffe": "synth.train_giraffe:main",
+    "scene_counter": "synth.scene_counter:train",
 }
 
 
@@ -72,6 +73,49 @@ def batches(n: int, batch: int, seed: int, rank: int, world: int, start_step: in
         idx = perm[i * batch:(i + 1) * batch]
         yield step, idx[rank::world]
         step += 1
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> None:
+    """ema <- beta * ema + (1 - beta) * model, parameters only (Yazici et al. 2019)."""
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1 - beta)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, make_input, batches: int = 50, seed: int = 777) -> None:
+    """Replace BatchNorm running statistics by their exact average over `batches` train-mode passes of
+    make_input(torch.Generator) (the EMA weights never produced the statistics they were copied with)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        model(make_input(gen))
+    for m in norms:
+        m.momentum = 0.1
+    model.train(was_training)
+
+
+def diff_translate(x: torch.Tensor, frac: float, fill: float = -1.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """DiffAugment's translation (Zhao et al. 2020): shift every image by a random whole number of pixels, up to
+    frac of its size, filling with the background value. Differentiable in x, so it can sit between G and D."""
+    if frac <= 0:
+        return x
+    n, c, h, w = x.shape
+    sh, sw = max(1, round(h * frac)), max(1, round(w * frac))
+    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=generator)
+    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=generator)
+    gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    index = (gy + dy + sh) * (w + 2 * sw) + (gx + dx + sw)  # n x h x w, into the padded image
+    padded = F.pad(x, [sw, sw, sh, sh], value=fill).flatten(2)
+    return padded.gather(2, index.flatten(1)[:, None].expand(n, c, h * w)).view(n, c, h, w)
 
 
 def write_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
@@ -136,6 +180,12 @@ def train_gan(model: str, argv: list[str]) -> Path:
                    help="generator updates per discriminator update (1 in the paper; 2 is the common DCGAN "
                         "practice that keeps J(D) from collapsing to 0 on small data)")
     p.add_argument("--config", type=json.loads, default={}, help='config overrides as JSON, e.g. {"ngf": 16}')
+    p.add_argument("--diffaug", type=float, default=0.0,
+                   help="DiffAugment translation (Zhao et al. 2020) of D's inputs, real and fake, by up to this "
+                        "fraction of the image size; 0 = off (the paper). Keeps D from memorising a small set")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of G with this decay (e.g. 0.999) and save it as "
+                        "the generator, batch-norm statistics recalibrated; 0 = off (the paper)")
     p.add_argument("--keep-every", type=int, default=0,
                    help="also keep the generator of every N-th step in <out>/snapshots (for model selection)")
     args = p.parse_args(argv)
@@ -151,9 +201,16 @@ def train_gan(model: str, argv: list[str]) -> Path:
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(args.beta1, 0.999))
     step0, wall0 = 0, 0.0
     state_path = out / "state.pt"
+    G_ema = None
+    if args.ema:
+        G_ema = spec.generator_cls(cfg)
+        G_ema.load_state_dict(G.state_dict())
+        G_ema.requires_grad_(False)
     if args.resume and state_path.exists():
         st = checkpoint.load_state(state_path)
         G.load_state_dict(st["generator"]), D.load_state_dict(st["discriminator"])
+        if G_ema is not None:
+            G_ema.load_state_dict(st.get("generator_ema", st["generator"]))
         opt_g.load_state_dict(st["opt_g"]), opt_d.load_state_dict(st["opt_d"])
         step0, wall0 = st["step"], st["wall_time"]
         torch.set_rng_state(st["rng"])
@@ -174,18 +231,33 @@ def train_gan(model: str, argv: list[str]) -> Path:
     cols = ["loss_d", "loss_g", "d_real", "d_fake"]
     log = LossLog(out / "losses.csv", cols, args.resume) if ddp.main else None
 
+    def shown_generator() -> torch.nn.Module:
+        """The generator the app will load: the EMA (statistics recalibrated) when kept, else G itself."""
+        if G_ema is None:
+            return g_mod
+        recalibrate_batchnorm(G_ema, lambda gen: torch.randn(args.batch_size, cfg.nz, generator=gen))
+        return G_ema
+
     def save(step: int, wall: float):
-        g_mod.eval()
+        shown = shown_generator()
+        shown.eval()
         with torch.no_grad():
-            write_grid(g_mod(fixed_z), out / "samples.png")
+            write_grid(shown(fixed_z), out / "samples.png")
         g_mod.train()
-        checkpoint.save_model(out, model, cfg, {"generator": g_mod, "discriminator": d_mod}, step=step,
+        checkpoint.save_model(out, model, cfg, {"generator": shown, "discriminator": d_mod}, step=step,
                               wall_time_s=round(wall, 1), world_size=ddp.world, minimax=args.minimax,
+                              ema=args.ema, diffaug=args.diffaug,
                               command=" ".join(["python -m synth.train", model, *argv]))
-        checkpoint.save_state(state_path, {"generator": g_mod.state_dict(), "discriminator": d_mod.state_dict(),
-                                           "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                                           "step": step, "wall_time": wall, "rng": torch.get_rng_state()})
+        state = {"generator": g_mod.state_dict(), "discriminator": d_mod.state_dict(),
+                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                 "step": step, "wall_time": wall, "rng": torch.get_rng_state()}
+        if G_ema is not None:
+            state["generator_ema"] = G_ema.state_dict()
+        checkpoint.save_state(state_path, state)
         plot_losses(out / "losses.csv", out / "losses.png", cols)
+
+    def aug(images: torch.Tensor) -> torch.Tensor:
+        return diff_translate(images, args.diffaug)
 
     t_start, t_ckpt = time.time(), time.time()
     acc = {c: 0.0 for c in cols}
@@ -199,7 +271,7 @@ def train_gan(model: str, argv: list[str]) -> Path:
         z = torch.randn(len(idx), cfg.nz)
         fake = G(z)
         # 1. discriminator: minimise J(D) on a real and a fake batch
-        real_logits, fake_logits = D(real), D(fake.detach())
+        real_logits, fake_logits = D(aug(real)), D(aug(fake.detach()))
         loss_d = losses.discriminator_loss(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -208,11 +280,13 @@ def train_gan(model: str, argv: list[str]) -> Path:
         for k in range(args.g_steps):
             if k > 0:
                 fake = G(torch.randn(len(idx), cfg.nz))
-            gen_logits = D(fake)
+            gen_logits = D(aug(fake))
             loss_g = losses.generator_loss(gen_logits, minimax=args.minimax)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            if G_ema is not None:
+                update_ema(G_ema, g_mod, args.ema)
 
         vals = {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
@@ -229,7 +303,7 @@ def train_gan(model: str, argv: list[str]) -> Path:
             save(done, wall0 + time.time() - t_start)
             t_ckpt = time.time()
         if ddp.main and args.keep_every and done % args.keep_every == 0:
-            checkpoint.save_model(out / "snapshots" / f"step_{done:06d}", model, cfg, {"generator": g_mod},
+            checkpoint.save_model(out / "snapshots" / f"step_{done:06d}", model, cfg, {"generator": shown_generator()},
                                   step=done, wall_time_s=round(wall0 + time.time() - t_start, 1))
         step = done
     if ddp.main:
@@ -320,7 +394,7 @@ def export(run: Path, dest: Path, parts: tuple[str, ...]) -> None:
     print(f"exported {run} -> {dest}")
 
 
-TRAINERS = {"gan": train_gan, "dcgan": train_gan, "classifier": train_classifier}
+TRAINERS = {"gan": train_gan, "dcgan": train_gan, "dcgan_scenes": train_gan, "classifier": train_classifier}
 
 
 def main(argv=None) -> None:

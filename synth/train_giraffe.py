@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from synth import checkpoint, data
 from synth.models.giraffe import Discriminator, GiraffeConfig, Generator, Latents, sample_latents
-from synth.train import LossLog, plot_losses, write_grid
+from synth.train import LossLog, plot_losses, update_ema, write_grid
 
 SCALED = ("paper -> here, for a 2-core CPU: 64 ray samples -> n_samples; 128 feature channels -> feat_dim; "
           "10 point frequencies -> n_freq; neural renderer 128 -> render_feat channels; discriminator 64..512 "
@@ -91,12 +91,6 @@ def load_scenes(root: Path, limit: int | None) -> np.ndarray:
 
 def to_batch(images: np.ndarray, idx: np.ndarray) -> torch.Tensor:
     return data.to_tensor(images[np.sort(idx)])     # uint8 kept in memory; floats per batch only
-
-
-@torch.no_grad()
-def update_ema(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm, 1 - beta)
 
 
 def r1_penalty(d_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,10 @@ GENERATORS = {
                          gan.GANConfig, gan.Generator, gan.Discriminator, "digits"),
     "dcgan": GeneratorSpec("dcgan", "DCGAN (Radford et al. 2016), 64x64 digits",
                            dcgan.DCGANConfig, dcgan.Generator, dcgan.Discriminator, "digits"),
+    # the GIRAFFE evaluation's baseline: the same DCGAN on the procedural 3D scenes (RGB)
+    "dcgan_scenes": GeneratorSpec("dcgan_scenes", "DCGAN (Radford et al. 2016), 64x64 3D scenes",
+                                  dcgan.DCGANScenesConfig, dcgan.Generator, dcgan.Discriminator,
+                                  "scenes"),
 }
 
 

@@ -22,6 +22,11 @@ class DCGANConfig:
     kernel: int = 4     # paper: 5x5; 4x4 with stride 2 avoids checkerboard overlap and the output padding
 
 
+@dataclass
+class DCGANScenesConfig(DCGANConfig):
+    nc: int = 3         # the procedural 3D scenes are RGB
+
+
 def init_weights(m: nn.Module) -> None:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(m.weight, 0.0, 0.02)

@@ -45,8 +45,8 @@ def test_classifier_shapes():
 
 
 def test_registry_error_names_choices():
-    assert set(GENERATORS) == {"gan", "dcgan"}
-    with pytest.raises(KeyError, match=r"unknown model 'vae'; available: \['dcgan', 'gan'\]"):
+    assert set(GENERATORS) == {"gan", "dcgan", "dcgan_scenes"}
+    with pytest.raises(KeyError, match=r"unknown model 'vae'; available: \['dcgan', 'dcgan_scenes', 'gan'\]"):
         get_spec("vae")
 
 
@@ -80,3 +80,12 @@ def test_losses_finite_for_extreme_logits():
     big = torch.tensor([1e4, -1e4])
     assert torch.isfinite(losses.discriminator_loss(big, -big))
     assert torch.isfinite(losses.generator_loss(big)) and torch.isfinite(losses.generator_loss(-big, minimax=True))
+
+
+def test_scene_dcgan_is_the_dcgan_in_colour():
+    spec = get_spec("dcgan_scenes")
+    cfg = spec.config_cls(ngf=8, ndf=8)
+    assert spec.dataset == "scenes" and cfg.nc == 3 and spec.generator_cls is dcgan.Generator
+    g, d = spec.generator_cls(cfg), spec.discriminator_cls(cfg)
+    x = g(torch.randn(2, cfg.nz))
+    assert x.shape == (2, 3, 64, 64) and d(x).shape == (2,)

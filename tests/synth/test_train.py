@@ -92,3 +92,56 @@ def test_torchrun_two_processes(tmp_path):
 def test_unknown_model_message():
     r = subprocess.run([sys.executable, "-m", "synth.train", "vae"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0 and "unknown model 'vae'; available:" in r.stderr
+
+
+def test_diff_translate_shifts_whole_images_and_keeps_gradients():
+    from synth.train import diff_translate
+    x = torch.full((32, 2, 16, 16), -1.0)
+    x[:, :, 6:10, 6:10] = 1.0  # a 4x4 square in the middle of each image
+    x.requires_grad_(True)
+    y = diff_translate(x, 0.125, generator=torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    # every output is the square moved by at most 2 pixels, intact, on background -1
+    for img in y.detach()[:, 0]:
+        rows, cols = torch.nonzero(img > 0, as_tuple=True)
+        assert len(rows) == 16 and rows.max() - rows.min() == 3 and cols.max() - cols.min() == 3
+        assert 4 <= rows.min() <= 8 and 4 <= cols.min() <= 8
+        assert set(img.unique().tolist()) == {-1.0, 1.0}
+    shifts = {tuple(torch.nonzero(img > 0)[0].tolist()) for img in y.detach()[:, 0]}
+    assert len(shifts) > 5  # shifts differ across the batch
+    assert torch.equal(y[:, 0], y[:, 1])  # one shift per image, shared by its channels
+    y.sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert torch.equal(diff_translate(x, 0.0), x)
+
+
+def test_ema_and_batchnorm_recalibration():
+    from synth.train import recalibrate_batchnorm, update_ema
+    cfg = dcgan.DCGANConfig(ngf=8, ndf=8)
+    g, ema = dcgan.Generator(cfg), dcgan.Generator(cfg)
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.zero_()
+    update_ema(ema, g, 0.75)
+    for pe, pg in zip(ema.parameters(), g.parameters()):
+        assert torch.allclose(pe, 0.25 * pg)
+    # recalibrated running statistics equal the exact mean over the batches, and are deterministic
+    recalibrate_batchnorm(ema, lambda gen: torch.randn(16, cfg.nz, generator=gen), batches=3)
+    bn = next(m for m in ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    first = bn.running_mean.clone()
+    assert bn.num_batches_tracked == 3 and bn.momentum == 0.1 and ema.training  # mode restored
+    recalibrate_batchnorm(ema, lambda gen: torch.randn(16, cfg.nz, generator=gen), batches=3)
+    assert torch.equal(first, bn.running_mean)
+
+
+def test_train_with_ema_and_diffaug_saves_the_average(tmp_path):
+    out = tmp_path / "run"
+    run(sys.executable, "-m", "synth.train", "dcgan", "--steps", "4", "--out", str(out), "--max-images", "128",
+        "--config", TINY, "--threads", "1", "--ema", "0.5", "--diffaug", "0.125")
+    meta = checkpoint.read_config(out)
+    assert meta["ema"] == 0.5 and meta["diffaug"] == 0.125
+    st = checkpoint.load_state(out / "state.pt")
+    shown = generate.load_generator.__wrapped__("dcgan", out).state_dict()
+    raw, avg = st["generator"], st["generator_ema"]
+    key = "main.0.weight" if "main.0.weight" in raw else next(k for k in raw if k.endswith("weight"))
+    assert torch.equal(shown[key], avg[key]) and not torch.equal(raw[key], avg[key])
