@@ -130,9 +130,17 @@ def sample_latents(cfg: GiraffeConfig, batch: int, generator: torch.Generator | 
         if n.min() < 1 or n.max() > K:
             raise ValueError(f"n_objects must be 1..{K}, got {n.unique().tolist()}")
     exists = torch.arange(K)[None] < n[:, None]
+    # Every slot's codes, size, start position and angle, the background codes and the camera are drawn before
+    # the overlap redraws (whose number depends on the count): one more object leaves the others as they were.
     lo, hi = cfg.size_range
     s = lo + (hi - lo) * rand(batch, K)
     xy = (2 * rand(batch, K, 2) - 1) * cfg.xy_range
+    randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    z_shape, z_app = randn(batch, K, cfg.z_dim), randn(batch, K, cfg.z_dim)
+    z_shape_bg, z_app_bg = randn(batch, cfg.z_dim_bg), randn(batch, cfg.z_dim_bg)
+    rotation = 2 * math.pi * rand(batch, K)
+    el_lo, el_hi = (math.radians(e) for e in cfg.elevation_deg)
+    elevation = el_lo + (el_hi - el_lo) * rand(batch)
     # boxes apart: slots that touch an earlier existing slot are redrawn (bounding circles of radius s*sqrt2);
     # every 10th round, every slot of a scene that still clashes (a crowded start may leave no room)
     need = math.sqrt(2) * (s[:, :, None] + s[:, None])
@@ -147,13 +155,9 @@ def sample_latents(cfg: GiraffeConfig, batch: int, generator: torch.Generator | 
             bad = bad.any(-1, keepdim=True).expand(batch, K)
         xy = torch.where(bad[..., None], (2 * rand(batch, K, 2) - 1) * cfg.xy_range, xy)
     translation = torch.cat([xy, s[..., None]], -1)          # resting on the plane: centre height = s
-    el_lo, el_hi = (math.radians(e) for e in cfg.elevation_deg)
-    randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
-    return Latents(z_shape=randn(batch, K, cfg.z_dim), z_app=randn(batch, K, cfg.z_dim),
-                   z_shape_bg=randn(batch, cfg.z_dim_bg), z_app_bg=randn(batch, cfg.z_dim_bg),
+    return Latents(z_shape=z_shape, z_app=z_app, z_shape_bg=z_shape_bg, z_app_bg=z_app_bg,
                    scale=s[..., None].expand(batch, K, 3).clone(), translation=translation,
-                   rotation=2 * math.pi * rand(batch, K), exists=exists,
-                   elevation=el_lo + (el_hi - el_lo) * rand(batch))
+                   rotation=rotation, exists=exists, elevation=elevation)
 
 
 def latents_for_seed(cfg: GiraffeConfig, seed: int, n_objects: int | None = None) -> Latents:
@@ -511,9 +515,11 @@ def controlled_latents(cfg: GiraffeConfig, seed: int, n_objects: int, rotation: 
                        horizontal: float = 0.0, circle: float = 0.0, obj: int = 0) -> Latents:
     """The seed's scene with ``n_objects`` objects, then the six edits applied to object ``obj`` (circle: around
     object ``obj + 1``, wrapping). Values outside CONTROL_RANGES raise ValueError naming the control."""
-    if not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be an integer 0..{MAX_SEED}, got {seed!r}")
-    if not isinstance(n_objects, (int, np.integer)) or not 1 <= n_objects <= cfg.n_objects:
+    if isinstance(n_objects, bool) or not isinstance(n_objects, (int, np.integer)) or not 1 <= n_objects <= cfg.n_objects:
         raise ValueError(f"n_objects must be an integer 1..{cfg.n_objects}, got {n_objects!r}")
     values = dict(rotation=rotation, elevation=elevation, appearance=appearance, depth=depth,
                   horizontal=horizontal, circle=circle)
@@ -521,7 +527,7 @@ def controlled_latents(cfg: GiraffeConfig, seed: int, n_objects: int, rotation: 
         if v is None and name == "elevation":
             continue
         lo, hi, meaning = CONTROL_RANGES[name]
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not lo <= float(v) <= hi:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not lo <= float(v) <= hi:
             raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}] ({meaning}), got {v!r}")
     if not 0 <= obj < n_objects:
         raise ValueError(f"obj must be 0..{n_objects - 1} for a scene with {n_objects} objects, got {obj}")

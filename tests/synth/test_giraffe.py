@@ -494,3 +494,26 @@ def test_rgb_upsampling_keeps_flat_colour_and_smooths_a_step():
     step[..., 2:] = 1.0
     up = gi.NeuralRenderer.upsample_rgb(step)[0, 0, 0]
     assert torch.all(up.diff() >= 0) and 0 < up[3] < 1 and 0 < up[4] < 1    # monotone, no hard edge
+
+
+def test_adding_an_object_keeps_the_others():
+    cfg = gi.GiraffeConfig()
+    same = 0
+    for seed in range(30):
+        a, b = gi.latents_for_seed(cfg, seed, 2), gi.latents_for_seed(cfg, seed, 3)
+        # codes, sizes, angles, background and camera never depend on the count
+        for name in ("z_shape", "z_app", "scale", "rotation"):
+            assert torch.equal(getattr(a, name)[:, :2], getattr(b, name)[:, :2]), name
+        for name in ("z_shape_bg", "z_app_bg", "elevation"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+        same += torch.equal(a.translation[:, :2], b.translation[:, :2])
+    assert same >= 25  # positions move only when the new object would overlap and a crowded redraw is needed
+
+
+def test_controlled_latents_rejects_booleans_and_accepts_whole_floats():
+    cfg = gi.GiraffeConfig()
+    with pytest.raises(ValueError, match="rotation must be a number"):
+        gi.controlled_latents(cfg, 1, 2, rotation=True)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        gi.controlled_latents(cfg, True, 2)
+    assert torch.equal(gi.controlled_latents(cfg, 3.0, 2).z_app, gi.controlled_latents(cfg, 3, 2).z_app)
