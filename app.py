@@ -18,12 +18,14 @@ RESULTS_PASSWORD_ENV = "SYNTH_RESULTS_PASSWORD"
 
 
 def build_full_app(studies_root: Path, results_password: str | None) -> gr.Blocks:
-    from ui import generate, guided, inpaint, results, study
+    from ui import generate, giraffe, guided, inpaint, results, study
 
     with gr.Blocks(title="Image synthesis: see it, measure it") as demo:
         gr.Markdown("# Image synthesis: see it, measure it")
         with gr.Tab("Generate", id="generate"):
             generate.build_tab()
+        with gr.Tab("GIRAFFE", id="giraffe"):
+            giraffe.build_tab()
         with gr.Tab("Hole filling", id="inpaint"):
             inpaint.build_tab()
         with gr.Tab("Guided inpainting", id="guided"):

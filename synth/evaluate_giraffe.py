@@ -191,14 +191,16 @@ def rotation_check(G: Generator, counter, n_seeds: int) -> dict:
     """One-object scenes; the counter's shape head picks cubes and spheres; silhouettes at 0, 45, 90 degrees."""
     cube, sphere = scenes.SHAPES.index("cube"), scenes.SHAPES.index("sphere")
     picked = {"cube": [], "sphere": []}
-    seed = 0
-    while (len(picked["cube"]) < n_seeds or len(picked["sphere"]) < n_seeds) and seed < 40 * n_seeds:
-        lat = controlled_latents(G.cfg, seed, 1)
-        p = scene_counter.predict(counter, images(G, lat))["shape_probs"][0]
-        for name, k in (("cube", cube), ("sphere", sphere)):
-            if p[k] > 0.8 and (np.delete(p, k) < 0.2).all() and len(picked[name]) < n_seeds:
-                picked[name].append(seed)
-        seed += 1
+    for start in range(0, 40 * n_seeds, 64):  # candidates in batches, until enough of each are found
+        if len(picked["cube"]) >= n_seeds and len(picked["sphere"]) >= n_seeds:
+            break
+        seeds = range(start, start + 64)
+        probs = scene_counter.predict(counter, images(G, cat_latents(
+            [controlled_latents(G.cfg, s, 1) for s in seeds])))["shape_probs"]
+        for seed, p in zip(seeds, probs):
+            for name, k in (("cube", cube), ("sphere", sphere)):
+                if p[k] > 0.8 and (np.delete(p, k) < 0.2).all() and len(picked[name]) < n_seeds:
+                    picked[name].append(seed)
     out = {}
     for name, chosen in picked.items():
         i45, i90 = [], []

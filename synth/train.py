@@ -186,11 +186,16 @@ def train_gan(model: str, argv: list[str]) -> Path:
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of G with this decay (e.g. 0.999) and save it as "
                         "the generator, batch-norm statistics recalibrated; 0 = off (the paper)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="also stop after this much wall time in this run (checkpointed; resume with --resume); "
+                        "single process only")
     p.add_argument("--keep-every", type=int, default=0,
                    help="also keep the generator of every N-th step in <out>/snapshots (for model selection)")
     args = p.parse_args(argv)
     out = args.out or Path("runs") / model
     ddp = Dist()
+    if args.minutes and ddp.world > 1:
+        raise SystemExit("--minutes stops each process on its own clock: use --steps under torchrun")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed + ddp.rank)
@@ -265,7 +270,7 @@ def train_gan(model: str, argv: list[str]) -> Path:
     bar = tqdm(total=args.steps, initial=step0, disable=not ddp.main, desc=model, mininterval=5)
     step = step0
     for step, idx in batches(len(x), args.batch_size, args.seed, ddp.rank, ddp.world, step0):
-        if step >= args.steps:
+        if step >= args.steps or (args.minutes and time.time() - t_start > 60 * args.minutes):
             break
         real = x[idx]
         z = torch.randn(len(idx), cfg.nz)

@@ -145,3 +145,12 @@ def test_train_with_ema_and_diffaug_saves_the_average(tmp_path):
     raw, avg = st["generator"], st["generator_ema"]
     key = "main.0.weight" if "main.0.weight" in raw else next(k for k in raw if k.endswith("weight"))
     assert torch.equal(shown[key], avg[key]) and not torch.equal(raw[key], avg[key])
+
+
+def test_minutes_stops_a_run_early_with_a_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    run(sys.executable, "-m", "synth.train", "gan", "--steps", "100000", "--minutes", "0.001", "--out", str(out),
+        "--max-images", "128", "--config", '{"g_hidden": [16], "d_hidden": [16]}', "--threads", "1")
+    step = checkpoint.read_config(out)["step"]
+    assert 1 <= step < 100000
+    assert checkpoint.load_state(out / "state.pt")["step"] == step
