@@ -28,8 +28,9 @@ def checkpoint_dir(model: str) -> Path:
 
 
 def available() -> list[str]:
-    """Registered generators that have a bundled checkpoint."""
-    return [m for m in GENERATORS if (CHECKPOINTS / m / "generator.safetensors").exists()]
+    """Registered generators shown in the app that have a bundled checkpoint."""
+    return [m for m, spec in GENERATORS.items()
+            if spec.in_app and (CHECKPOINTS / m / "generator.safetensors").exists()]
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,6 +13,7 @@ class GeneratorSpec:
     generator_cls: type
     discriminator_cls: type
     dataset: str
+    in_app: bool = True  # listed by the Generate tab (False: an evaluation baseline only)
 
 
 GENERATORS = {
@@ -23,7 +24,7 @@ GENERATORS = {
     # the GIRAFFE evaluation's baseline: the same DCGAN on the procedural 3D scenes (RGB)
     "dcgan_scenes": GeneratorSpec("dcgan_scenes", "DCGAN (Radford et al. 2016), 64x64 3D scenes",
                                   dcgan.DCGANScenesConfig, dcgan.Generator, dcgan.Discriminator,
-                                  "scenes"),
+                                  "scenes", in_app=False),
 }
 
 

@@ -86,6 +86,9 @@ def test_scene_dcgan_is_the_dcgan_in_colour():
     spec = get_spec("dcgan_scenes")
     cfg = spec.config_cls(ngf=8, ndf=8)
     assert spec.dataset == "scenes" and cfg.nc == 3 and spec.generator_cls is dcgan.Generator
+    assert not spec.in_app  # an evaluation baseline: the Generate tab does not list it
+    from synth import generate
+    assert "dcgan_scenes" not in generate.available()
     g, d = spec.generator_cls(cfg), spec.discriminator_cls(cfg)
     x = g(torch.randn(2, cfg.nz))
     assert x.shape == (2, 3, 64, 64) and d(x).shape == (2,)
