@@ -70,7 +70,13 @@ def test_six_controls_animation_and_screenshot(page, full_app):
     set_slider(page, "object", 3)
     expect(image).not_to_have_attribute("src", src, timeout=30_000)
 
-    # 3. Animate: a looping GIF of the chosen control's sweep
+    # 3. Reset the six controls (the moves above may have taken object 3 out of view), then Animate: a looping
+    #    GIF of the chosen control's sweep
+    src, feat_src = image.get_attribute("src"), page.locator("#giraffe-features img").get_attribute("src")
+    page.locator("#giraffe-reset").click()
+    expect(image).not_to_have_attribute("src", src, timeout=30_000)
+    expect(page.locator("#giraffe-features img")).not_to_have_attribute("src", feat_src, timeout=30_000)
+    expect(page.locator("#giraffe-rotation input[type=number]")).to_have_value("0")
     page.locator("#giraffe-sweep input").click()
     page.get_by_role("option", name="(a) rotation", exact=True).click()
     page.locator("#giraffe-animate").click()
