@@ -178,6 +178,28 @@ def centre_square(photo: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(photo[y:y + s, x:x + s], (size, size), interpolation=cv2.INTER_AREA)
 
 
+def split_crops(photos: dict[str, np.ndarray], split: str, n_total: int, size: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """About ``n_total`` random crops of one split's photos (labels = photo index in PHOTO_SOURCES); crops
+    per photo grow with the square root of its area (big photos give more, not all)."""
+    idx = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == split]
+    area = np.array([photos[PHOTO_SOURCES[i][0]].shape[0] * photos[PHOTO_SOURCES[i][0]].shape[1]
+                     for i in idx], float) ** 0.5
+    counts = np.maximum(1, np.round(n_total * area / area.sum())).astype(int)
+    images, labels = [], []
+    for i, n in zip(idx, counts):
+        images.append(random_crops(photos[PHOTO_SOURCES[i][0]], int(n), size, rng))
+        labels.append(np.full(int(n), i))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def training_crop_pool(n: int, size: int = 64, seed: int = 1) -> np.ndarray:
+    """A fresh pool of about ``n`` random crops of the TRAINING photos, read from their packages (no held-out
+    photo is opened). Training on a pool much larger than ``photos/train.npz`` sees far more of each photo."""
+    photos = {name: read_photo(rel) for name, rel, s in PHOTO_SOURCES if s == "train"}
+    return split_crops(photos, "train", n, size, np.random.default_rng(seed))[0]
+
+
 def export_photos(root: Path = DATA_ROOT, seed: int = 0, size: int = 64, n_train: int = 1600,
                   n_heldout: int = 256, example_size: int = 256) -> None:
     """Photos from packages -> ``photos/{train,heldout}.npz`` (size x size random crops, labels = photo
@@ -186,15 +208,7 @@ def export_photos(root: Path = DATA_ROOT, seed: int = 0, size: int = 64, n_train
     rng = np.random.default_rng(seed)
     photos = {name: read_photo(rel) for name, rel, _ in PHOTO_SOURCES}
     for split, n_total in (("train", n_train), ("heldout", n_heldout)):
-        idx = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == split]
-        area = np.array([photos[PHOTO_SOURCES[i][0]].shape[0] * photos[PHOTO_SOURCES[i][0]].shape[1]
-                         for i in idx], float) ** 0.5
-        counts = np.maximum(1, np.round(n_total * area / area.sum())).astype(int)
-        images, labels = [], []
-        for i, n in zip(idx, counts):
-            images.append(random_crops(photos[PHOTO_SOURCES[i][0]], int(n), size, rng))
-            labels.append(np.full(int(n), i))
-        images, labels = np.concatenate(images), np.concatenate(labels)
+        images, labels = split_crops(photos, split, n_total, size, rng)
         print(split, save(images, labels, "photos", split, root), len(images))
     held = [i for i, (_, _, s) in enumerate(PHOTO_SOURCES) if s == "heldout"]
     ex = np.stack([centre_square(photos[PHOTO_SOURCES[i][0]], example_size) for i in held])

@@ -56,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     p.add_argument("--device", default="auto")
     p.add_argument("--limit-data", type=int, default=None, help="use only the first N training crops (smoke tests)")
+    p.add_argument("--crop-pool", type=int, default=0,
+                   help="train on a fresh pool of N random crops of the training photos (read from their "
+                        "packages) instead of the 1,601 bundled crops; 0 = the bundled crops")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start the encoder-decoder from this checkpoint folder's weights (fine-tuning)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
                    help="copy a run's weights (fp16) and config into an asset folder, with TRAINING.md")
     args = p.parse_args(argv)
@@ -119,8 +124,9 @@ def train(args: argparse.Namespace) -> Path:
                                                for k, v in vars(args).items()}, indent=2) + "\n")
 
     # 1. data: training split only, on the device as uint8
-    train_set = data.load("photos", "train")
-    images = torch.from_numpy(train_set.images[:args.limit_data]).to(device)
+    crops = data.training_crop_pool(args.crop_pool, cfg.image_size, seed=args.seed + 1) if args.crop_pool else \
+        data.load("photos", "train").images
+    images = torch.from_numpy(crops[:args.limit_data]).to(device)
     bank = mask_bank(kind, cfg.image_size, 4096 if kind != "central" else 1, args.seed).to(device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
 
@@ -129,6 +135,12 @@ def train(args: argparse.Namespace) -> Path:
     D = Discriminator(cfg).to(device) if lambda_adv > 0 else None
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999)) if D is not None else None
+    if args.init is not None:
+        init_cfg = checkpoint.read_config(args.init)["config"]
+        if init_cfg.get("nf", cfg.nf) != cfg.nf or bool(init_cfg.get("mask_channel")) != mask_channel:
+            raise ValueError(f"--init {args.init}: nf/mask channel differ from this run's")
+        checkpoint.load_part(args.init, "model", G)
+        print(f"initialised from {args.init}")
     step, wall = 0, 0.0
     state_path = out / "state.pt"
     if args.resume:
