@@ -158,7 +158,7 @@ def train(args: argparse.Namespace) -> Path:
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)")
 
     fixed = images[:8].permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    fixed_mask = bank[torch.arange(8, device=device) % len(bank)]
+    fixed_mask = bank[torch.arange(len(fixed), device=device) % len(bank)]
     log_path = out / "losses.csv"
     new_log = not (args.resume and log_path.exists())
     log = open(log_path, "w" if new_log else "a", newline="")

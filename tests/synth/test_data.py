@@ -43,3 +43,19 @@ def test_imageset_validates():
         data.ImageSet(np.zeros((2, 4, 4, 1), np.float32), np.zeros(2, np.int64))
     with pytest.raises(ValueError, match="3 labels for 2 images"):
         data.ImageSet(np.zeros((2, 4, 4, 1), np.uint8), np.zeros(3, np.int64))
+
+
+def test_training_crop_pool_is_seeded_and_never_opens_a_heldout_photo(monkeypatch):
+    import numpy as np
+
+    from synth import data
+
+    opened = []
+    real_read = data.read_photo
+    monkeypatch.setattr(data, "read_photo", lambda rel, *a, **k: opened.append(rel) or real_read(rel, *a, **k))
+    a = data.training_crop_pool(60, size=32, seed=3)
+    heldout = {rel for _, rel, s in data.PHOTO_SOURCES if s == "heldout"}
+    assert opened and not heldout & set(opened)
+    assert a.dtype == np.uint8 and a.shape[1:] == (32, 32, 3) and 55 <= len(a) <= 80
+    assert np.array_equal(a, data.training_crop_pool(60, size=32, seed=3))
+    assert not np.array_equal(a[:10], data.training_crop_pool(60, size=32, seed=4)[:10])

@@ -266,3 +266,23 @@ def test_trainer_loss_falls():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_trainer_init_starts_from_a_checkpoint_and_checks_its_shape(tmp_path):
+    from synth import checkpoint, train_inpaint
+
+    base = ["--variant", "l2", "--steps", "1", "--batch", "2", "--limit-data", "4", "--device", "cpu"]
+    train_inpaint.main([*base, "--nf", "8", "--out", str(tmp_path / "a")])
+    train_inpaint.main(["--export", str(tmp_path / "a"), str(tmp_path / "a_asset")])
+    # zero steps of fine-tuning: the new run's weights are the init's (fp16 in the asset)
+    train_inpaint.main([*base[:3], "0", *base[4:], "--nf", "8", "--init", str(tmp_path / "a_asset"),
+                        "--out", str(tmp_path / "b")])
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "a_asset" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k].float(), b[k].float()) for k in a)
+    with pytest.raises(ValueError, match="nf/mask channel differ"):
+        train_inpaint.main([*base, "--nf", "16", "--init", str(tmp_path / "a_asset"), "--out", str(tmp_path / "c")])
+    assert checkpoint.read_config(tmp_path / "b")["steps"] == 0
