@@ -251,10 +251,15 @@ def export(run: Path, dest: Path, command: str | None = None) -> Path:
     args = json.loads((run / "args.json").read_text()) if (run / "args.json").exists() else {}
     cmd = command or "python -m synth.train context_encoder " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in args.items() if v not in (None, False) and k != "export")
+    pool = int(args.get("crop_pool") or 0)
+    source = (f"a fresh pool of {pool:,} random 64x64 crops of the training photos, read from their packages "
+              "(`--crop-pool`; no held-out photo is opened)" if pool else
+              "assets/data/photos/train.npz (training photos only)")
+    init = f"- initialised from: `{args['init']}` (its earlier training is listed below)\n" if args.get("init") else ""
     (dest / "TRAINING.md").write_text(
         f"# {dest.name}\n\nContext Encoder, variant `{meta.get('variant')}` (mask: {meta.get('mask_kind')}).\n\n"
-        f"- command: `{cmd}`\n- steps: {meta.get('steps')}\n- wall time: {meta.get('wall_minutes')} min "
-        f"on {meta.get('device')}\n- data: assets/data/photos/train.npz (training photos only)\n"
+        f"- command: `{cmd}`\n{init}- steps: {meta.get('steps')}\n- wall time: {meta.get('wall_minutes')} min "
+        f"on {meta.get('device')}\n- data: {source}\n"
         f"- weights stored as float16 (trained in float32)\n\n![samples](samples.png)\n")
     print(f"exported {run} -> {dest}")
     return dest
