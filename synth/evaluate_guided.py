@@ -8,7 +8,9 @@ the localisation IoU (the patch box mapped into the guidance by the predicted tr
 was pasted; median, mean, share >= 0.5). Reference rows: the Context Encoder (if its checkpoints are
 bundled), nearest-neighbour cut-paste and Telea (synth.inpaint's registry), and "true patch, copied": the
 corrupted patch sampled at the TRUE placement, pasted as is (what perfect localisation without any
-correction or synthesis gives).
+correction or synthesis gives), and "true patch, colour-corrected": the same with a per-channel gain and offset
+fitted on the patch's ring of known pixels around the hole (perfect localisation plus the simplest correction:
+a yardstick for what the guidance can give, not a method: it reads the true placement).
 
     python -m synth.evaluate guided
     python -m synth.evaluate_guided --n 100 --guided runs/guided --no-attention runs/guided_noattn
@@ -68,6 +70,29 @@ def copy_true_patch(b: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(b["mask"][..., None], aligned, b["original"])
 
 
+def colour_correct_true_patch(b: dict[str, np.ndarray], ring: int = 1) -> np.ndarray:
+    """The true-placement patch, each channel mapped by the least-squares gain and offset that best matches it
+    to the original on the known pixels the patch covers (its box less the hole and a ``ring``-pixel border),
+    pasted into the hole; where the patch leaves a gap the sampled background is corrected the same way."""
+    g = torch.from_numpy(b["guidance"]).permute(0, 3, 1, 2).float()
+    aligned, _ = sample_guidance(g, torch.from_numpy(b["theta"]), b["original"].shape[1])
+    aligned = aligned.permute(0, 2, 3, 1).numpy().astype(np.float64)
+    out = b["original"].copy()
+    for i, (a, o, m, box) in enumerate(zip(aligned, b["original"], b["mask"], b["patch_box"].astype(int))):
+        x0, y0, x1, y1 = box
+        fit = np.zeros(m.shape, bool)
+        fit[y0 + ring:y1 - ring, x0 + ring:x1 - ring] = True
+        fit &= ~m
+        pred = a.copy()
+        if fit.sum() >= 8:
+            for c in range(3):
+                design = np.stack([a[fit, c], np.ones(int(fit.sum()))], 1)
+                gain, offset = np.linalg.lstsq(design, o[fit, c].astype(np.float64), rcond=None)[0]
+                pred[..., c] = a[..., c] * gain + offset
+        out[i][m] = np.clip(np.round(pred[m]), 0, 255).astype(np.uint8)
+    return out
+
+
 def evaluate(guided: dict[str, Path], references: list[str], n: int | None = None, seed: int = 1000) -> dict:
     from synth.inpaint import get_inpainter
 
@@ -87,6 +112,7 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
         preds, theta, ms = run_guided(model, b)
         score(name, preds, ms, ious(theta, b, model.cfg.image_size, model.cfg.guide_size))
     score("true patch, copied (reference)", copy_true_patch(b), float("nan"))
+    score("true patch, colour-corrected (reference)", colour_correct_true_patch(b), float("nan"))
     for name in references:
         if name in CE_FOLDERS and not (CHECKPOINTS / CE_FOLDERS[name] / "config.json").exists():
             print(f"  {name}: no checkpoint bundled, skipped", file=sys.stderr)

@@ -345,7 +345,8 @@ def test_evaluation_table(tiny_checkpoint):
     from synth import evaluate_guided
 
     res = evaluate_guided.evaluate({"guided": tiny_checkpoint}, ["telea"], n=6)
-    assert set(res["rows"]) == {"guided", "telea", "true patch, copied (reference)"}
+    assert set(res["rows"]) == {"guided", "telea", "true patch, copied (reference)",
+                                "true patch, colour-corrected (reference)"}
     iou = res["rows"]["guided"]["iou"]
     assert iou.shape == (6,) and ((iou >= 0) & (iou <= 1)).all()
     table = evaluate_guided.table(res)
@@ -358,3 +359,24 @@ def test_evaluation_table(tiny_checkpoint):
     m[0, :2] = True
     psnr, l1 = evaluate_guided.hole_scores(pred, gt, m)
     assert l1 == pytest.approx(10.0) and psnr == pytest.approx(10 * np.log10(1 / 0.02))
+
+
+def test_colour_corrected_true_patch_undoes_a_colour_change_and_touches_only_the_hole():
+    from synth import evaluate_guided
+    from synth.guided.triplets import stack
+
+    clean = stack([TripletSource("heldout", seed=3, cfg=TripletConfig(corrupt=False), hole_kind="square").triplet(i)
+                   for i in range(8)])
+    keep = ~clean["gap"].any((1, 2))                         # triplets whose patch covers the whole hole
+    shifted = dict(clean)
+    shifted["guidance"] = np.clip(clean["guidance"].astype(np.float32) * 0.7 + 40, 0, 255).astype(np.uint8)
+
+    def hole_psnr(pred):
+        return np.array([evaluate_guided.hole_scores(p, o, m)[0]
+                         for p, o, m in zip(pred, clean["original"], clean["mask"])])[keep].mean()
+
+    corrected = evaluate_guided.colour_correct_true_patch(shifted)
+    assert hole_psnr(corrected) > hole_psnr(evaluate_guided.copy_true_patch(shifted)) + 5
+    assert hole_psnr(corrected) > hole_psnr(evaluate_guided.copy_true_patch(clean)) - 1.5
+    outside = ~clean["mask"]
+    assert np.array_equal(corrected[outside], clean["original"][outside])
