@@ -193,11 +193,13 @@ def split_crops(photos: dict[str, np.ndarray], split: str, n_total: int, size: i
     return np.concatenate(images), np.concatenate(labels)
 
 
-def training_crop_pool(n: int, size: int = 64, seed: int = 1) -> np.ndarray:
+def training_crop_pool(n: int, size: int = 64, seed: int = 1, with_labels: bool = False):
     """A fresh pool of about ``n`` random crops of the TRAINING photos, read from their packages (no held-out
-    photo is opened). Training on a pool much larger than ``photos/train.npz`` sees far more of each photo."""
+    photo is opened). Training on a pool much larger than ``photos/train.npz`` sees far more of each photo.
+    With ``with_labels``: (crops, labels = photo index in PHOTO_SOURCES)."""
     photos = {name: read_photo(rel) for name, rel, s in PHOTO_SOURCES if s == "train"}
-    return split_crops(photos, "train", n, size, np.random.default_rng(seed))[0]
+    crops, labels = split_crops(photos, "train", n, size, np.random.default_rng(seed))
+    return (crops, labels) if with_labels else crops
 
 
 def export_photos(root: Path = DATA_ROOT, seed: int = 0, size: int = 64, n_train: int = 1600,

@@ -64,6 +64,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=0, help="processes making triplets (0: the training process)")
     p.add_argument("--limit-data", type=int, default=None, help="use only the first N training crops (smoke tests)")
+    p.add_argument("--crop-pool", type=int, default=0,
+                   help="make triplets from a fresh pool of N random crops of the training photos (read from their "
+                        "packages) instead of the 1,601 bundled crops; 0 = the bundled crops")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
                    help="copy a run's weights (fp16) and config into an asset folder, with TRAINING.md")
     args = p.parse_args(argv)
@@ -243,7 +246,8 @@ def train(args: argparse.Namespace) -> Path:
         print(f"resumed at step {step} ({wall / 60:.1f} min trained)", flush=True)
 
     # 2. data: training photos only; fresh triplets every step
-    source = TripletSource("train", seed=args.seed, limit=args.limit_data)
+    pool = data.training_crop_pool(args.crop_pool, seed=args.seed + 1, with_labels=True) if args.crop_pool else (None, None)
+    source = TripletSource("train", seed=args.seed, limit=args.limit_data, images=pool[0], labels=pool[1])
     spread = [i * max(1, len(source) // 8) + 7 for i in range(8)]   # eight different photos where there are
     fixed = {k: v.to(device) for k, v in to_tensors(source.batch(spread)).items()}
     loader = torch.utils.data.DataLoader(Batches(source, args.batch, step, args.seed), batch_size=None,

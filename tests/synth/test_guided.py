@@ -380,3 +380,17 @@ def test_colour_corrected_true_patch_undoes_a_colour_change_and_touches_only_the
     assert hole_psnr(corrected) > hole_psnr(evaluate_guided.copy_true_patch(clean)) - 1.5
     outside = ~clean["mask"]
     assert np.array_equal(corrected[outside], clean["original"][outside])
+
+
+def test_trainer_makes_triplets_from_a_crop_pool(tmp_path, monkeypatch):
+    from synth import train_guided
+
+    made = []
+    real_pool = data.training_crop_pool
+    monkeypatch.setattr(data, "training_crop_pool", lambda *a, **k: made.append((a, k)) or real_pool(*a, **k))
+    out = tmp_path / "run"
+    train_guided.main(["--steps", "1", "--batch", "2", "--nf", "8", "--threads", "1", "--crop-pool", "40",
+                       "--out", str(out)])
+    assert made and made[0][0][0] == 40 and made[0][1]["with_labels"]
+    assert json.loads((out / "args.json").read_text())["crop_pool"] == 40
+    assert checkpoint.load_state(out / "state.pt")["step"] == 1
