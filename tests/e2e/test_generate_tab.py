@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers import fill_number
+
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 pytestmark = pytest.mark.e2e
@@ -11,9 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
+    fill_number(page, elem_id, value)
 
 
 def test_generate_walk_and_error(page, full_app):

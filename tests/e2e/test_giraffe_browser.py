@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.helpers import fill_number
+
 from ui import giraffe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,9 +42,7 @@ def pixels(page, img) -> np.ndarray:
 
 def set_slider(page, name: str, value) -> None:
     """Type into the slider's number box and leave it: the blur is the slider's release."""
-    box = page.locator(f"#giraffe-{name} input[type=number]")
-    box.fill(str(value))
-    box.press("Tab")
+    fill_number(page, f"giraffe-{name}", value, key="Tab")
 
 
 def test_six_controls_animation_and_screenshot(page, full_app):

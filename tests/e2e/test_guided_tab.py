@@ -56,18 +56,11 @@ def test_bundled_example_and_lighting_demo(page, full_app):
 
 @pytest.fixture(scope="module")
 def client():
-    import gradio as gr
-    from gradio_client import Client
-
+    from tests.helpers import tab_client
     from ui import guided
 
-    with gr.Blocks() as demo:
-        guided.build_tab()
-    demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
+    with tab_client(guided.build_tab) as c:
+        yield c
 
 
 def test_endpoint_round_trip_and_bad_input(client, tmp_path):

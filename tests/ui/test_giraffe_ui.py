@@ -143,15 +143,10 @@ def test_without_a_checkpoint_the_tab_only_says_how_to_train(tmp_path):
 
 @pytest.fixture(scope="module")
 def client(folder):
-    from gradio_client import Client
+    from tests.helpers import tab_client
 
-    with gr.Blocks() as demo:
-        ui.build_tab(folder)
-    demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(demo.local_url, verbose=False)
-    finally:
-        demo.close()
+    with tab_client(lambda: ui.build_tab(folder)) as c:
+        yield c
 
 
 def test_the_giraffe_endpoint_and_its_parameters(client, folder):
