@@ -53,12 +53,14 @@ def ious(theta: np.ndarray, b: dict[str, np.ndarray], image_size: int = 64, guid
 
 
 def run_guided(model: GuidedInpainter, b: dict[str, np.ndarray], batch: int = 64) -> tuple[np.ndarray, np.ndarray, float]:
+    """(predictions, the transformer's estimates N x K x 2 x 3 coarse to fine (the last is the one used), ms per
+    image)."""
     preds, thetas = [], []
     t0 = time.perf_counter()
     for i in range(0, len(b["original"]), batch):
         out = model.forward(b["original"][i:i + batch], b["mask"][i:i + batch], b["guidance"][i:i + batch])
         preds.append(out["pred"])
-        thetas.append(out["theta"])
+        thetas.append(out["thetas"])
     ms = 1000 * (time.perf_counter() - t0) / len(b["original"])
     return np.concatenate(preds), np.concatenate(thetas), ms
 
@@ -100,17 +102,18 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
     gap = b["gap"].any((1, 2))
     rows = {}
 
-    def score(name, preds, ms, iou=None):
+    def score(name, preds, ms, iou=None, iou_stages=None):
         s = np.array([hole_scores(p, o, m) for p, o, m in zip(preds, b["original"], b["mask"])])
         rows[name] = {"psnr": s[:, 0].mean(), "l1": s[:, 1].mean(), "psnr_gap": s[gap, 0].mean() if gap.any()
                       else float("nan"), "l1_gap": s[gap, 1].mean() if gap.any() else float("nan"), "ms": ms,
-                      "iou": iou, "psnr_each": s[:, 0]}
+                      "iou": iou, "iou_stages": iou_stages, "psnr_each": s[:, 0]}
         print(f"  {name:28s} PSNR {rows[name]['psnr']:5.2f} dB  {ms:7.1f} ms", file=sys.stderr, flush=True)
 
     for name, folder in guided.items():
         model = GuidedInpainter(folder, name=name)
-        preds, theta, ms = run_guided(model, b)
-        score(name, preds, ms, ious(theta, b, model.cfg.image_size, model.cfg.guide_size))
+        preds, thetas, ms = run_guided(model, b)
+        stages = [ious(thetas[:, k], b, model.cfg.image_size, model.cfg.guide_size) for k in range(thetas.shape[1])]
+        score(name, preds, ms, stages[-1], stages)
     score("true patch, copied (reference)", copy_true_patch(b), float("nan"))
     score("true patch, colour-corrected (reference)", colour_correct_true_patch(b), float("nan"))
     for name in references:
@@ -150,6 +153,10 @@ def table(res: dict) -> str:
             lines.append(f"- guided - best Context Encoder = {d:+.2f} dB (floor +3.00): {'met' if d >= 3 else 'NOT met'}")
         med = float(np.median(g["iou"]))
         lines.append(f"- median localisation IoU = {med:.3f} (floor 0.70): {'met' if med >= 0.7 else 'NOT met'}")
+    for name, r in rows.items():
+        if r.get("iou_stages") is not None and len(r["iou_stages"]) > 1:
+            lines.append(f"- {name}: median IoU after each transformer stage (localisation network, then each "
+                         f"refinement pass): " + " -> ".join(f"{np.median(i):.3f}" for i in r["iou_stages"]))
     full = [k for k in rows if k.startswith("guided") and "no-" not in k]
     for ref in full:
         for abl in ("guided no-attention", "guided no-STN"):

@@ -52,10 +52,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="auxiliary localisation loss (not in the paper; 0 = end to end only)")
     p.add_argument("--lambda-attn", type=float, default=GuidedConfig.lambda_attn,
                    help="auxiliary attention loss (not in the paper; 0 = learnt from the reconstruction only)")
+    p.add_argument("--refine", type=int, default=GuidedConfig.refine,
+                   help="refinement passes of the transformer on a local cost volume (not in the paper; 0 = none)")
+    p.add_argument("--copy-residual", action="store_true",
+                   help="the decoder corrects the aligned patch where the attention copies and synthesises where it "
+                        "does not, instead of decoding a plain image")
     p.add_argument("--loc-warmup", type=int, default=0,
                    help="first train the transformer alone on the localisation loss for this many steps (cheap)")
     p.add_argument("--snapshot-steps", type=int, nargs="*", default=[],
                    help="also keep the model as it was at these steps in OUT/step_N (same-length ablation comparisons)")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep the model every N steps in OUT/step_N (0 = only --snapshot-steps)")
+    p.add_argument("--init", type=Path, default=None, metavar="FOLDER",
+                   help="start the whole generator from FOLDER/model.safetensors (fine-tuning; same config)")
     p.add_argument("--init-loc-from", type=Path, default=None, metavar="FOLDER",
                    help="start the transformer from FOLDER/model.safetensors (e.g. another run's warm-up snapshot)")
     p.add_argument("--seed", type=int, default=0)
@@ -152,14 +161,20 @@ def batch_iou(theta: torch.Tensor, theta_true: torch.Tensor, boxes: torch.Tensor
 
 # ---------------------------------------------------------------------------------------------- steps
 
+def stages_loss(thetas: list[torch.Tensor], b: dict, cfg: GuidedConfig) -> torch.Tensor:
+    """The localisation loss of every estimate, coarse to fine (the refinement passes' too), summed."""
+    return sum(localisation_loss(t, b["theta"], b["box"], cfg) for t in thetas)
+
+
 def warmup_step(G: GuidedInpainting, opt_g, b: dict, cfg: GuidedConfig) -> tuple[dict, torch.Tensor]:
-    """The localisation network alone, on the auxiliary localisation loss (cheap: no decoder, no critic)."""
-    theta = G.loc(masked_input(b["image"], b["mask"]), b["mask"], b["guidance"])
-    loc = localisation_loss(theta, b["theta"], b["box"], cfg)
+    """The transformer alone (with its refinement passes), on the auxiliary localisation loss (cheap: no
+    decoder, no critic)."""
+    thetas = G.localise(masked_input(b["image"], b["mask"]), b["mask"], b["guidance"])
+    loss = stages_loss(thetas, b, cfg)
     opt_g.zero_grad(set_to_none=True)
-    loc.backward()
+    loss.backward()
     opt_g.step()
-    return {"loc": loc.item()}, theta
+    return {"loc": localisation_loss(thetas[-1], b["theta"], b["box"], cfg).item()}, thetas[-1]
 
 
 def train_step(G: GuidedInpainting, D: PatchDiscriminator, opt_g, opt_d, b: dict, cfg: GuidedConfig
@@ -181,9 +196,8 @@ def train_step(G: GuidedInpainting, D: PatchDiscriminator, opt_g, opt_d, b: dict
     loss = cfg.lambda_rec * rec + cfg.lambda_adv * adv
     out = {"rec": rec.item(), "adv_g": adv.item(), "d_loss": d_loss.item()}
     if cfg.use_stn and cfg.lambda_loc > 0:
-        loc = localisation_loss(res["theta"], b["theta"], b["box"], cfg)
-        loss = loss + cfg.lambda_loc * loc
-        out["loc"] = loc.item()
+        loss = loss + cfg.lambda_loc * stages_loss(res["thetas"], b, cfg)
+        out["loc"] = localisation_loss(res["theta"], b["theta"], b["box"], cfg).item()
     if cfg.use_attention and cfg.lambda_attn > 0:
         a16 = res["attention16"]
         attn = F.binary_cross_entropy(a16, attention_target(b["gap"], a16.shape[-1]))
@@ -211,7 +225,8 @@ def train(args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     cfg = GuidedConfig(nf=args.nf, use_stn=not args.no_stn, use_attention=not args.no_attention,
                        lambda_adv=args.lambda_adv, lambda_loc=args.lambda_loc if not args.no_stn else 0.0,
-                       lambda_attn=args.lambda_attn if not args.no_attention else 0.0)
+                       lambda_attn=args.lambda_attn if not args.no_attention else 0.0,
+                       refine=args.refine if not args.no_stn else 0, copy_residual=args.copy_residual)
     variant = "full" if cfg.use_stn and cfg.use_attention else "+".join(
         (["no-stn"] if not cfg.use_stn else []) + (["no-attention"] if not cfg.use_attention else []))
     (out / "args.json").write_text(json.dumps({k: str(v) if isinstance(v, Path) else v
@@ -222,15 +237,24 @@ def train(args: argparse.Namespace) -> Path:
     D = PatchDiscriminator(cfg).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    if args.init is not None and not args.resume:
+        checkpoint.load_part(args.init, "model", G)
+        G.float()
+        print(f"generator initialised from {args.init}", flush=True)
     if args.init_loc_from is not None and not args.resume:
         if G.loc is None:
             raise ValueError("--init-loc-from: this model has no transformer (--no-stn)")
         from safetensors.torch import load_file
 
         w = load_file(str(Path(args.init_loc_from) / "model.safetensors"))
-        loc = {k[len("loc."):]: v.float() for k, v in w.items() if k.startswith("loc.")}
-        G.loc.load_state_dict(loc)
-        print(f"transformer initialised from {args.init_loc_from} ({len(loc)} tensors)", flush=True)
+        n = 0
+        for prefix, part in (("loc.", G.loc), ("refiner.", G.refiner)):
+            if part is None:
+                continue
+            sd = {k[len(prefix):]: v.float() for k, v in w.items() if k.startswith(prefix)}
+            part.load_state_dict(sd)
+            n += len(sd)
+        print(f"transformer initialised from {args.init_loc_from} ({n} tensors)", flush=True)
     step, wall = 0, 0.0
     state_path = out / "state.pt"
     if args.resume:
@@ -293,7 +317,7 @@ def train(args: argparse.Namespace) -> Path:
             if step % 500 == 0 or step == 1:
                 print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in losses.items())
                       + f" iou {iou:.2f} {wall / 60:.1f} min", flush=True)
-        if step in args.snapshot_steps:
+        if step in args.snapshot_steps or (args.snapshot_every and step % args.snapshot_every == 0):
             checkpoint.save_model(out / f"step_{step}", "guided", cfg, {"model": G}, variant=variant, steps=step,
                                   wall_minutes=round(wall / 60, 2), device=str(device), batch=args.batch)
         if time.time() - last_ckpt > args.ckpt_minutes * 60:

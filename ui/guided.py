@@ -63,9 +63,13 @@ def attention_picture(image: np.ndarray, mask: np.ndarray, r: GuidedResult) -> n
 
 
 def guidance_picture(guidance: np.ndarray, r: GuidedResult) -> np.ndarray:
-    """The guidance with the region the transformer sampled for the hole's bounding box outlined."""
+    """The guidance with the region the transformer sampled for the hole's bounding box outlined: green for
+    its final estimate, yellow for the localisation network's first estimate where refinement passes moved it."""
     out = np.ascontiguousarray(as_guidance(guidance).copy())
     t = max(1, min(out.shape[:2]) // 128)
+    stages = r.stage_boxes if r.stage_boxes is not None else r.guidance_box[None]
+    if len(stages) > 1:
+        cv2.polylines(out, [np.round(stages[0] - 0.5).astype(np.int32)], True, (255, 220, 0), t)
     cv2.polylines(out, [np.round(r.guidance_box - 0.5).astype(np.int32)], True, (0, 255, 0), t)
     return out
 
@@ -182,7 +186,8 @@ def build_tab() -> None:
                                          "surroundings)", format="png", interactive=False, elem_id="guided-aligned")
                 attention = gr.Image(label="Attention over the hole (bright = synthesise, dark = copy)",
                                      format="png", interactive=False, elem_id="guided-attention")
-                where = gr.Image(label="Where the transformer looked in the guidance (green)", format="png",
+                where = gr.Image(label="Where the transformer looked in the guidance (green; yellow: its first "
+                                       "estimate, before the refinement passes)", format="png",
                                  interactive=False, elem_id="guided-where")
     with gr.Accordion("Limitation: lighting (the same guidance under four lightings)", open=False):
         gr.Markdown("One original, one guidance photo relit four ways (gain, gamma, colour casts). The network "

@@ -40,6 +40,8 @@ class GuidedResult:
     window: tuple[int, int, int]   # (y0, x0, side) of the context window in the image
     guidance_box: np.ndarray  # float32 4 x 2: the hole's bounding box mapped into the guidance (x, y), its px
     theta: np.ndarray         # float32 2 x 3: the predicted transform (frame -> guidance, normalised coords)
+    stage_boxes: np.ndarray | None = None   # float32 K x 4 x 2: guidance_box after each transformer stage,
+                                            # coarse to fine (K = 1 + refinement passes; the last is guidance_box)
 
 
 def as_guidance(guidance) -> np.ndarray:
@@ -114,7 +116,7 @@ class GuidedInpainter:
         pred = to8(out["pred"])
         pred = np.where(masks_[..., None], pred, frames)
         return {"pred": pred, "aligned": to8(out["aligned"]), "attention": out["attention"][:, 0].numpy(),
-                "theta": out["theta"].numpy()}
+                "theta": out["theta"].numpy(), "thetas": torch.stack(out["thetas"], 1).numpy()}
 
     def run(self, image, mask, guidance) -> GuidedResult:
         image = as_rgb(image)
@@ -143,13 +145,13 @@ class GuidedInpainter:
         # 4. where the transformer looked: the hole's bounding box (window coords) mapped into the guidance
         by0, bx0, by1, bx1 = hole_bbox(win_mask)
         corners = np.array([[bx0, by0], [bx1, by0], [bx1, by1], [bx0, by1]], np.float64) * (s / side)
-        theta = out["theta"][0]
         u = 2 * corners / s - 1
-        ug = u @ theta[:, :2].T + theta[:, 2]
         sc, ox, oy = guidance_placement(guidance.shape[:2], gs)
-        box = (ug + 1) * gs / 2 * sc - np.array([ox, oy])
+        boxes = np.stack([(u @ t[:, :2].T + t[:, 2] + 1) * gs / 2 * sc - np.array([ox, oy])
+                          for t in out["thetas"][0]]).astype(np.float32)
         return GuidedResult(result=result, aligned=aligned, attention=attention.astype(np.float32),
-                            window=(y0, x0, side), guidance_box=box.astype(np.float32), theta=theta)
+                            window=(y0, x0, side), guidance_box=boxes[-1], theta=out["theta"][0],
+                            stage_boxes=boxes)
 
     def fill(self, image, mask, guidance) -> np.ndarray:
         return self.run(image, mask, guidance).result

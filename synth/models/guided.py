@@ -52,6 +52,10 @@ class GuidedConfig:
     lambda_adv: float = 0.01    # adversarial (generator side)
     lambda_loc: float = 1.0     # auxiliary localisation loss (not in the paper; 0 switches it off)
     lambda_attn: float = 0.1    # auxiliary attention loss (not in the paper; 0 switches it off)
+    refine: int = 0             # refinement passes of the transformer on a local cost volume (not in the paper)
+    refine_radius: int = 3      # the cost volume's displacements, +- cells at S/2 (3: +-6 px at 64)
+    copy_residual: bool = False  # the decoder outputs a correction of the aligned patch where it copies and
+                                 # new content where the attention says synthesise (0 = a plain tanh image)
 
     @property
     def base_scale(self) -> float:
@@ -155,6 +159,52 @@ class Localisation(nn.Module):
         return F.relu(corr).view(fi.shape[0], -1, *fg.shape[-2:])
 
 
+class Refinement(nn.Module):
+    """One refinement pass of the transformer (not in the paper; in the spirit of coarse-to-fine flow
+    networks, PWC-Net, Sun et al. 2018): features of the incomplete image (known pixels only) and of the guidance
+    as sampled by the current ``theta`` are compared over a local window of displacements at S/2 (a cost
+    volume: cosine similarity for each shift of +-``refine_radius`` cells, counted only where the image is
+    known), and a small CNN reads it (with coordinate channels, so scale and rotation errors, which shift
+    the sample differently across the frame, are visible) into a correction ``delta`` in the frame's own
+    coordinates: theta' = theta o delta. ``delta`` starts at the identity (zero-initialised head)."""
+
+    def __init__(self, cfg: GuidedConfig):
+        super().__init__()
+        nf, r = cfg.nf, cfg.refine_radius
+        self.radius = r
+        self.trunk = nn.Sequential(nn.Conv2d(4, nf, 3, 1, 1), nn.LeakyReLU(0.2, True),
+                                   nn.Conv2d(nf, 2 * nf, 4, 2, 1), nn.LeakyReLU(0.2, True),
+                                   nn.Conv2d(2 * nf, 2 * nf, 3, 1, 1))          # state size. 2nf x S/2 x S/2
+        cin = (2 * r + 1) ** 2 + 1 + 2                                           # costs, known, coords
+        self.read = nn.Sequential(down(cin, 2 * nf, norm=False),                 # S/4
+                                  down(2 * nf, 4 * nf), down(4 * nf, 4 * nf),    # S/16
+                                  nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                                  nn.Linear(16 * nf, cfg.loc_hidden), nn.ReLU(True),
+                                  nn.Linear(cfg.loc_hidden, 6))
+        self.apply(init_weights)
+        nn.init.zeros_(self.read[-1].weight)
+        nn.init.zeros_(self.read[-1].bias)
+
+    def cost_volume(self, fi: torch.Tensor, fa: torch.Tensor) -> torch.Tensor:
+        """N x (2r+1)^2 x H x W: <fi(x), fa(x + d)> for every shift d (fa zero-padded)."""
+        r = self.radius
+        h, w = fi.shape[-2:]
+        pad = F.pad(fa, (r, r, r, r))
+        return torch.stack([(fi * pad[:, :, dy:dy + h, dx:dx + w]).sum(1)
+                            for dy in range(2 * r + 1) for dx in range(2 * r + 1)], 1)
+
+    def forward(self, incomplete, mask, aligned, valid, theta) -> torch.Tensor:
+        known = 1 - mask
+        fi = F.normalize(self.trunk(torch.cat([incomplete * known, known], 1)), dim=1)
+        fa = F.normalize(self.trunk(torch.cat([aligned * valid, valid], 1)), dim=1)
+        k = F.adaptive_avg_pool2d(known, fi.shape[-1])
+        cost = self.cost_volume(fi, fa) * k
+        d = self.read(torch.cat([cost, k, coords(k)], 1)).view(-1, 2, 3)
+        lin = theta[:, :, :2] @ (torch.eye(2, device=d.device, dtype=d.dtype) + d[:, :, :2])
+        t = theta[:, :, 2:] + theta[:, :, :2] @ d[:, :, 2:]
+        return torch.cat([lin, t], 2)
+
+
 def base_theta(cfg: GuidedConfig, n: int, device=None) -> torch.Tensor:
     """The centre crop of the guidance at the frame's scale: N x 2 x 3."""
     s = cfg.base_scale
@@ -228,21 +278,35 @@ class GuidedInpainting(nn.Module):
                                   nn.ReLU(True), Residual(4 * nf, 1), Residual(4 * nf, 2), Residual(4 * nf, 1))
         self.up2 = conv(4 * nf + 2 * nf + 2 * nf + 1, 2 * nf)     # 16: up(fused), e2, p2 * (1 - a), a
         self.up1 = conv(2 * nf + nf + nf + 1, nf)                  # 32: up(d2), e1, p1 * (1 - a), a
-        self.up0 = nn.Sequential(conv(nf + 3 + 3 + 1 + 1, nf),     # 64: up(d1), aligned * (1 - a), image, mask, a
-                                 nn.Conv2d(nf, 3, 3, 1, 1), nn.Tanh())
+        # 64: up(d1), aligned * (1 - a), image, mask, a -> an image (tanh), or with ``copy_residual`` a
+        # correction of the aligned patch (3) and new content (3), mixed by the attention
+        self.up0 = nn.Sequential(conv(nf + 3 + 3 + 1 + 1, nf),
+                                 nn.Conv2d(nf, 6 if cfg.copy_residual else 3, 3, 1, 1))
         self.apply(init_weights)
-        self.loc = Localisation(cfg) if cfg.use_stn else None   # after init_weights: keeps its identity start
+        # after init_weights: both keep their identity start
+        self.loc = Localisation(cfg) if cfg.use_stn else None
+        self.refiner = Refinement(cfg) if cfg.use_stn and cfg.refine > 0 else None
 
     def transform(self, incomplete, mask, guidance) -> torch.Tensor:
+        return self.localise(incomplete, mask, guidance)[-1]
+
+    def localise(self, incomplete, mask, guidance) -> list[torch.Tensor]:
+        """The transformer's estimates, coarse to fine: [theta] from the localisation network, then one more
+        per refinement pass (the same refinement weights each pass)."""
         if self.loc is None:
-            return base_theta(self.cfg, incomplete.shape[0], incomplete.device)
-        return self.loc(incomplete, mask, guidance)
+            return [base_theta(self.cfg, incomplete.shape[0], incomplete.device)]
+        thetas = [self.loc(incomplete, mask, guidance)]
+        for _ in range(self.cfg.refine if self.refiner is not None else 0):
+            aligned, valid = sample_guidance(guidance, thetas[-1], self.cfg.image_size)
+            thetas.append(self.refiner(incomplete, mask, aligned, valid, thetas[-1]))
+        return thetas
 
     def forward(self, incomplete: torch.Tensor, mask: torch.Tensor, guidance: torch.Tensor) -> dict:
         s = self.cfg.image_size
         mask = mask.float()
         # 1. localisation: where in the guidance is the content for the hole? sample it aligned with the frame
-        theta = self.transform(incomplete, mask, guidance)
+        thetas = self.localise(incomplete, mask, guidance)
+        theta = thetas[-1]
         aligned, valid = sample_guidance(guidance, theta, s)                 # N x 3 x 64 x 64, N x 1 x 64 x 64
         # 2. two feature streams: the incomplete image with its mask, the aligned patch with its validity
         e1, e2, e3 = self.image_enc(torch.cat([incomplete, mask], 1))
@@ -260,10 +324,16 @@ class GuidedInpainting(nn.Module):
         f = self.fuse(torch.cat([e3, p3 * (1 - a8), a8], 1))                # 4nf x 8 x 8
         d2 = self.up2(torch.cat([F.interpolate(f, scale_factor=2), e2, p2 * (1 - a16), a16], 1))    # 2nf x 16
         d1 = self.up1(torch.cat([F.interpolate(d2, scale_factor=2), e1, p1 * (1 - a32), a32], 1))   # nf x 32
-        pred = self.up0(torch.cat([F.interpolate(d1, scale_factor=2), aligned * (1 - a64), incomplete, mask,
-                                   a64], 1))                                 # 3 x 64 x 64
-        return {"pred": pred, "aligned": aligned, "valid": valid, "theta": theta, "attention": a64,
-                "attention16": a16}
+        out = self.up0(torch.cat([F.interpolate(d1, scale_factor=2), aligned * (1 - a64), incomplete, mask,
+                                  a64], 1))                                  # 3 (or 6) x 64 x 64
+        if self.cfg.copy_residual:
+            # copy where the attention trusts the patch (corrected), synthesise where it does not
+            pred = (1 - a64) * (aligned + out[:, :3]) + a64 * torch.tanh(out[:, 3:])
+            pred = pred if self.training else pred.clamp(-1, 1)
+        else:
+            pred = torch.tanh(out)
+        return {"pred": pred, "aligned": aligned, "valid": valid, "theta": theta, "thetas": thetas,
+                "attention": a64, "attention16": a16}
 
 
 class PatchDiscriminator(nn.Module):

@@ -394,3 +394,128 @@ def test_trainer_makes_triplets_from_a_crop_pool(tmp_path, monkeypatch):
     assert made and made[0][0][0] == 40 and made[0][1]["with_labels"]
     assert json.loads((out / "args.json").read_text())["crop_pool"] == 40
     assert checkpoint.load_state(out / "state.pt")["step"] == 1
+
+
+# ---------------------------------------------------------------------------------------------- refinement, copy
+
+def test_refinement_starts_at_the_identity_and_composes_in_frame_coordinates():
+    torch.manual_seed(0)
+    cfg = GuidedConfig(nf=8, loc_hidden=16, refine=2)
+    G = GuidedInpainting(cfg).eval()
+    x, m, g = rand_batch(2, seed=5)
+    with torch.no_grad():
+        thetas = G.localise(masked_input(x, m), m, g)
+        assert len(thetas) == 3                                   # the network's estimate, then two passes
+        assert all(torch.allclose(t, base_theta(cfg, 2), atol=1e-6) for t in thetas)
+        # a correction delta (frame coords) is applied before theta: theta' maps u to theta(delta(u))
+        d = torch.tensor([0.05, -0.02, 0.1, 0.03, 0.04, -0.2])    # I + d[:, :2] | d[:, 2]
+        G.refiner.read[-1].bias.copy_(d)
+        theta = torch.tensor([[[0.6, 0.1, 0.2], [-0.1, 0.7, -0.1]]]).expand(2, 2, 3)
+        aligned, valid = sample_guidance(g, theta, 64)
+        new = G.refiner(masked_input(x, m), m, aligned, valid, theta)
+    u = torch.tensor([[0.3, -0.5], [-0.8, 0.2], [0.0, 0.0]])
+    delta = torch.eye(2) + d.view(2, 3)[:, :2]
+    inner = u @ delta.T + d.view(2, 3)[:, 2]
+    want = inner @ theta[0, :, :2].T + theta[0, :, 2]
+    assert torch.allclose(u @ new[0, :, :2].T + new[0, :, 2], want, atol=1e-6)
+
+
+def test_cost_volume_peaks_at_the_true_shift():
+    cfg = GuidedConfig(nf=8, loc_hidden=16, refine=1, refine_radius=2)
+    ref = GuidedInpainting(cfg).refiner
+    fi = F.normalize(torch.randn(1, 16, 12, 12), dim=1)
+    dy, dx = 1, -2
+    fa = torch.roll(fi, shifts=(dy, dx), dims=(2, 3))           # fa(x + d) = fi(x)
+    cost = ref.cost_volume(fi, fa)
+    assert cost.shape == (1, 25, 12, 12)
+    best = cost[0, :, 3:9, 3:9].argmax(0)                        # away from the zero padding
+    want = (dy + 2) * 5 + (dx + 2)
+    assert (best == want).all() and torch.allclose(cost[0, want, 3:9, 3:9], torch.ones(6, 6), atol=1e-5)
+
+
+def test_copy_residual_output_mixes_the_aligned_patch_and_new_content_by_the_attention():
+    torch.manual_seed(0)
+    for attention in (False, True):
+        cfg = GuidedConfig(nf=8, loc_hidden=16, copy_residual=True, use_attention=attention)
+        G = GuidedInpainting(cfg).eval()
+        last = G.up0[-1]
+        assert last.out_channels == 6
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 0.5, 0.5, 0.5]))   # no correction; new content tanh(0.5)
+            x, m, g = rand_batch(2, seed=7)
+            out = G(masked_input(x, m), m, g)
+        a = out["attention"]
+        want = ((1 - a) * out["aligned"] + a * np.tanh(0.5)).clamp(-1, 1)
+        assert torch.allclose(out["pred"], want, atol=1e-6)
+        if not attention:                                        # no attention: the aligned patch itself
+            assert torch.allclose(out["pred"], out["aligned"].clamp(-1, 1), atol=1e-6)
+
+
+def test_gradients_reach_every_refinement_pass():
+    from synth.train_guided import stages_loss, to_tensors
+
+    torch.manual_seed(0)
+    cfg = GuidedConfig(nf=8, loc_hidden=16, refine=2)
+    G = GuidedInpainting(cfg).train()
+    b = to_tensors(TripletSource("train", seed=0).batch(range(4)))
+    thetas = G.localise(masked_input(b["image"], b["mask"]), b["mask"], b["guidance"])
+    stages_loss(thetas, b, cfg).backward()
+    # the refinement head starts at zero, so its last layer is what gets gradient first
+    assert G.refiner.read[-1].weight.grad.abs().sum() > 0
+    assert G.loc.head[-1].weight.grad.abs().sum() > 0
+
+
+def test_trainer_refine_copy_init_and_snapshot_every(tmp_path):
+    from safetensors.torch import load_file
+
+    from synth import train_guided
+
+    common = ["--batch", "2", "--nf", "8", "--limit-data", "120", "--threads", "1", "--refine", "1",
+              "--copy-residual"]
+    train_guided.main(["--steps", "4", "--loc-warmup", "1", "--snapshot-every", "2", *common,
+                       "--out", str(tmp_path / "a")])
+    cfg = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
+    assert cfg["refine"] == 1 and cfg["copy_residual"] is True
+    assert (tmp_path / "a" / "step_2" / "config.json").exists() and (tmp_path / "a" / "step_4" / "config.json").exists()
+    # --init: the whole generator starts from another run (0 steps: saved as loaded)
+    train_guided.main(["--steps", "0", "--init", str(tmp_path / "a"), *common, "--out", str(tmp_path / "b")])
+    a, b = load_file(str(tmp_path / "a" / "model.safetensors")), load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(k.startswith("refiner.") for k in a)
+    # --init-loc-from carries the refinement weights with the transformer
+    train_guided.main(["--steps", "0", "--no-attention", "--init-loc-from", str(tmp_path / "a"), *common,
+                       "--out", str(tmp_path / "c")])
+    c = load_file(str(tmp_path / "c" / "model.safetensors"))
+    assert all(torch.equal(a[k], c[k]) for k in a if k.startswith(("loc.", "refiner.")))
+    # a config that differs from the checkpoint's is refused by name
+    with pytest.raises(RuntimeError, match="refiner"):
+        train_guided.main(["--steps", "0", "--init", str(tmp_path / "a"), "--batch", "2", "--nf", "8",
+                           "--limit-data", "120", "--threads", "1", "--out", str(tmp_path / "d")])
+
+
+def test_run_reports_each_transformer_stage(tmp_path):
+    from ui.guided import guidance_picture
+
+    torch.manual_seed(0)
+    cfg = GuidedConfig(nf=8, loc_hidden=16, refine=2)
+    model = GuidedInpainting(cfg).eval()
+    with torch.no_grad():                                       # a refinement that moves the box: +0.1 in x
+        model.refiner.read[-1].bias.copy_(torch.tensor([0.0, 0.0, 0.1, 0.0, 0.0, 0.0]))
+    checkpoint.save_model(tmp_path, "guided", cfg, {"model": model}, variant="full", steps=0)
+    ip = GuidedInpainter(tmp_path)
+    photos = data.load("photos256", "heldout").images
+    mask = np.zeros((256, 256), bool)
+    mask[96:160, 80:144] = True
+    guide = photos[1][:, :192]                                  # 192 x 256: resized by 96/256 after padding
+    r = ip.run(photos[0], mask, guide)
+    assert r.stage_boxes.shape == (3, 4, 2) and np.array_equal(r.stage_boxes[-1], r.guidance_box)
+    # each pass shifts the sampled region by 0.1 of the frame's half-width, in frame coords, scaled by theta
+    # (64/96 of the guidance's normalised width) -> in guidance px: 0.1 * (64 / 96) * 256 / 2 per pass
+    step = r.stage_boxes[1:, :, 0] - r.stage_boxes[:-1, :, 0]
+    assert np.allclose(step, 0.1 * (64 / 96) * 256 / 2, atol=1e-3)
+    assert np.allclose(r.stage_boxes[1:, :, 1], r.stage_boxes[:-1, :, 1], atol=1e-4)
+    pic = guidance_picture(guide, r)
+    yellow = (pic[..., 0] == 255) & (pic[..., 1] == 220) & (pic[..., 2] == 0)
+    green = (pic[..., 0] == 0) & (pic[..., 1] == 255) & (pic[..., 2] == 0)
+    assert yellow.any() and green.any()
