@@ -41,8 +41,10 @@ def hole_scores(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[flo
     return 10 * np.log10(1.0 / max(mse, 1e-10)), float(np.abs(d).mean()) * 100
 
 
-def heldout_triplets(n: int | None, seed: int) -> dict[str, np.ndarray]:
-    src = TripletSource("heldout", seed=seed, hole_kind="square")
+def heldout_triplets(n: int | None, seed: int, split: str = "heldout") -> dict[str, np.ndarray]:
+    """Triplets with a central square hole from one split's crops (``split="train"``: a validation set of
+    training-photo triplets, for choices that must not look at the held-out photos)."""
+    src = TripletSource(split, seed=seed, hole_kind="square")
     return stack([src.triplet(i) for i in range(len(src) if n is None else min(n, len(src)))])
 
 
@@ -95,10 +97,12 @@ def colour_correct_true_patch(b: dict[str, np.ndarray], ring: int = 1) -> np.nda
     return out
 
 
-def evaluate(guided: dict[str, Path], references: list[str], n: int | None = None, seed: int = 1000) -> dict:
+def evaluate(guided: dict[str, Path], references: list[str], n: int | None = None, seed: int = 1000,
+             split: str = "heldout", passes: int | None = None) -> dict:
+    """``passes``: run every guided model with this many refinement passes instead of its config's."""
     from synth.inpaint import get_inpainter
 
-    b = heldout_triplets(n, seed)
+    b = heldout_triplets(n, seed, split)
     gap = b["gap"].any((1, 2))
     rows = {}
 
@@ -111,6 +115,8 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
 
     for name, folder in guided.items():
         model = GuidedInpainter(folder, name=name)
+        if passes is not None and model.model.refiner is not None:
+            model.cfg.refine = model.model.cfg.refine = passes
         preds, thetas, ms = run_guided(model, b)
         stages = [ious(thetas[:, k], b, model.cfg.image_size, model.cfg.guide_size) for k in range(thetas.shape[1])]
         score(name, preds, ms, stages[-1], stages)
@@ -125,13 +131,15 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
         t0 = time.perf_counter()
         preds = np.stack([ip.fill(o, m) for o, m in zip(b["original"], b["mask"])])
         score(name, preds, 1000 * (time.perf_counter() - t0) / len(preds))
-    return {"rows": rows, "n": len(b["original"]), "n_gap": int(gap.sum())}
+    return {"rows": rows, "n": len(b["original"]), "n_gap": int(gap.sum()), "split": split}
 
 
 def table(res: dict) -> str:
     rows, n = res["rows"], res["n"]
-    lines = [f"Held-out triplets: {n} (from assets/data/photos/heldout.npz only, originals and guidance "
-             f"backgrounds), central 32x32 hole in 64x64; {res['n_gap']} of them have a gap (part of the hole "
+    what = ("Held-out triplets: {n} (from assets/data/photos/heldout.npz only, originals and guidance backgrounds)"
+            if res.get("split", "heldout") == "heldout" else
+            "VALIDATION triplets from the TRAINING photos: {n} (assets/data/photos/train.npz; for choices, not results)")
+    lines = [what.format(n=n) + f", central 32x32 hole in 64x64; {res['n_gap']} of them have a gap (part of the hole "
              f"the guidance patch does not cover). Metrics inside the hole; L1 on 0..1 values x100. IoU: patch "
              f"box mapped into the guidance by the predicted transform vs where it was pasted.", "",
              "| method | PSNR (dB) | mean L1 % | PSNR, gap triplets | L1 %, gap triplets | IoU median | IoU mean "
@@ -175,6 +183,11 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=None, help="first N held-out triplets (default: one per held-out crop)")
     p.add_argument("--seed", type=int, default=1000, help="triplet seed (training used 0)")
+    p.add_argument("--split", choices=["heldout", "train"], default="heldout",
+                   help="train: validation triplets from the training photos (to choose settings without looking "
+                        "at the held-out photos; use another --seed than training's)")
+    p.add_argument("--passes", type=int, default=None,
+                   help="run the guided models with this many refinement passes instead of their config's")
     p.add_argument("--guided", type=Path, default=CHECKPOINTS / "guided")
     p.add_argument("--no-attention", type=Path, default=CHECKPOINTS / "guided_noattn", dest="no_attention")
     p.add_argument("--no-stn", type=Path, default=CHECKPOINTS / "guided_nostn", dest="no_stn")
@@ -194,7 +207,7 @@ def main(argv=None) -> None:
         print(f"no guided checkpoint at {args.guided}: train one (python -m synth.train_guided) first",
               file=sys.stderr)
     torch.set_grad_enabled(False)
-    print(table(evaluate(guided, args.references, args.n, args.seed)))
+    print(table(evaluate(guided, args.references, args.n, args.seed, args.split, args.passes)))
 
 
 if __name__ == "__main__":

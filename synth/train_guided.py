@@ -78,6 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "packages) instead of the 1,601 bundled crops; 0 = the bundled crops")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
                    help="copy a run's weights (fp16) and config into an asset folder, with TRAINING.md")
+    p.add_argument("--passes", type=int, default=None,
+                   help="with --export: the exported model runs this many refinement passes (the same weights "
+                        "each pass) instead of the number it trained with")
     args = p.parse_args(argv)
     if args.export is None and args.out is None:
         p.error("--out is required for training")
@@ -333,12 +336,18 @@ def train(args: argparse.Namespace) -> Path:
 
 # ---------------------------------------------------------------------------------------------- export
 
-def export(run: Path, dest: Path, command: str | None = None, notes: str = "") -> Path:
-    """run folder -> dest/model.safetensors (fp16), config.json, TRAINING.md, samples.png, losses.csv."""
+def export(run: Path, dest: Path, command: str | None = None, notes: str = "", passes: int | None = None) -> Path:
+    """run folder -> dest/model.safetensors (fp16), config.json, TRAINING.md, samples.png, losses.csv.
+    ``passes``: the exported config's refinement passes (inference only; the weights are shared by all passes)."""
     from safetensors.torch import load_file, save_file
 
     run, dest = Path(run), Path(dest)
     meta = checkpoint.read_config(run)
+    if passes is not None:
+        if not meta["config"].get("refine"):
+            raise ValueError(f"--passes: {run} has no refinement passes to repeat (trained with --refine 0)")
+        meta["trained_refine"] = meta["config"]["refine"]
+        meta["config"]["refine"] = passes
     dest.mkdir(parents=True, exist_ok=True)
     weights = load_file(str(run / "model.safetensors"))
     save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
@@ -357,7 +366,9 @@ def export(run: Path, dest: Path, command: str | None = None, notes: str = "") -
         f"- command: `{cmd}`\n- steps: {meta.get('steps')} (batch {meta.get('batch')})\n"
         f"- wall time: {meta.get('wall_minutes')} min on {meta.get('device')}\n"
         f"- data: self-supervised triplets from assets/data/photos/train.npz (training photos only)\n"
-        f"- then: `python -m synth.train_guided --export {run} {dest}`\n"
+        f"- then: `python -m synth.train_guided --export {run} {dest}"
+        + (f" --passes {passes}`\n- runs {passes} refinement passes (trained with {meta['trained_refine']}; the same "
+           f"weights each pass)\n" if passes is not None else "`\n") +
         f"- weights stored as float16 (trained in float32); the discriminator is not bundled\n\n"
         f"![samples](samples.png)\n" + (f"\n{notes.strip()}\n" if notes else ""))
     print(f"exported {run} -> {dest}")
@@ -367,7 +378,7 @@ def export(run: Path, dest: Path, command: str | None = None, notes: str = "") -
 def main(argv=None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.export is not None:
-        export(*args.export)
+        export(*args.export, passes=args.passes)
     else:
         train(args)
 

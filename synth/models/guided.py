@@ -10,7 +10,10 @@ The four steps of the paper, in ``GuidedInpainting.forward``:
    fully connected head predicts the 6 affine parameters ``theta`` mapping the frame's normalised coordinates into the guidance. ``affine_grid`` and
    ``grid_sample`` then sample the guidance *aligned with the frame*: the aligned patch lands where the hole
    is. The head starts at the centre crop (theta = diag(64/96)); the ``use_stn=False`` ablation keeps it
-   there (an identity crop, no transformer).
+   there (an identity crop, no transformer). With ``refine`` > 0 (not in the paper), the transformer then
+   corrects itself ``refine`` times: a small network compares the known pixels with the guidance as sampled
+   so far over a local window of shifts (a cost volume, as in coarse-to-fine optical flow) and composes a
+   correction onto ``theta`` (``Refinement``); the localisation loss supervises every estimate.
 2. Fusion: high-level features of the aligned patch (its own encoder, with a validity channel marking where
    the sample fell inside the guidance) are fused with features of the incomplete image concatenated with
    the binary hole mask, at every scale of a U-Net-like decoder.
@@ -19,6 +22,9 @@ The four steps of the paper, in ``GuidedInpainting.forward``:
    and the aligned patch itself enter the decoder multiplied by (1 - alpha), and alpha is given to every
    decoder stage, so the decoder knows where to invent instead of copy. ``use_attention=False`` removes it.
 4. Decoding: the fused features are decoded to the completed image (tanh); the known pixels are pasted back.
+   With ``copy_residual`` the last layer gives two things instead, mixed by the attention: a correction added
+   to the aligned patch (colour, blur) where alpha says copy, and new content (tanh) where it says synthesise:
+   pred = (1 - alpha) (aligned + r) + alpha tanh(s).
 
 Losses (paper: reconstruction + adversarial): an L1 reconstruction loss on the hole and a band of known
 pixels around it, and a PatchGAN critic (Isola et al. 2017) on the completed image with the non-saturating

@@ -341,6 +341,16 @@ def test_ablation_flags_reach_the_config(tmp_path):
     assert cfg["use_stn"] is False and cfg["use_attention"] is False and cfg["lambda_loc"] == 0
 
 
+def test_evaluation_on_training_photo_validation_triplets(tiny_checkpoint):
+    from synth import evaluate_guided
+
+    b = evaluate_guided.heldout_triplets(5, seed=2000, split="train")
+    train = data.load("photos", "train")
+    assert all(any(np.array_equal(o, t) for t in train.images) for o in b["original"])
+    res = evaluate_guided.evaluate({"guided": tiny_checkpoint}, [], n=5, seed=2000, split="train")
+    assert evaluate_guided.table(res).startswith("VALIDATION triplets from the TRAINING photos: 5")
+
+
 def test_evaluation_table(tiny_checkpoint):
     from synth import evaluate_guided
 
@@ -488,6 +498,21 @@ def test_trainer_refine_copy_init_and_snapshot_every(tmp_path):
                        "--out", str(tmp_path / "c")])
     c = load_file(str(tmp_path / "c" / "model.safetensors"))
     assert all(torch.equal(a[k], c[k]) for k in a if k.startswith(("loc.", "refiner.")))
+    # exported to run more refinement passes than it trained with (the same weights each pass)
+    train_guided.main(["--export", str(tmp_path / "a"), str(tmp_path / "e"), "--passes", "3"])
+    meta = json.loads((tmp_path / "e" / "config.json").read_text())
+    assert meta["config"]["refine"] == 3 and meta["trained_refine"] == 1
+    assert "--passes 3" in (tmp_path / "e" / "TRAINING.md").read_text()
+    ip = GuidedInpainter(tmp_path / "e")
+    frames = data.load("photos", "heldout").images[:2]
+    masks = np.zeros((2, 64, 64), bool)
+    masks[:, 16:48, 16:48] = True
+    guides = np.stack([data.load("photos256", "heldout").images[1][:96, :96]] * 2)
+    assert ip.forward(frames, masks, guides)["thetas"].shape == (2, 4, 2, 3)
+    train_guided.main(["--steps", "0", "--batch", "2", "--nf", "8", "--limit-data", "120", "--threads", "1",
+                       "--out", str(tmp_path / "z")])                  # trained without refinement
+    with pytest.raises(ValueError, match="no refinement passes"):
+        train_guided.main(["--export", str(tmp_path / "z"), str(tmp_path / "f"), "--passes", "3"])
     # a config that differs from the checkpoint's is refused by name
     with pytest.raises(RuntimeError, match="refiner"):
         train_guided.main(["--steps", "0", "--init", str(tmp_path / "a"), "--batch", "2", "--nf", "8",
