@@ -134,7 +134,8 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
     return {"rows": rows, "n": len(b["original"]), "n_gap": int(gap.sum()), "split": split}
 
 
-def table(res: dict) -> str:
+def table(res: dict, pairs: list[tuple[str, str]] | None = None) -> str:
+    """The markdown table and the floors; ``pairs`` (A, B): more paired comparisons of row A against row B."""
     rows, n = res["rows"], res["n"]
     what = ("Held-out triplets: {n} (from assets/data/photos/heldout.npz only, originals and guidance backgrounds)"
             if res.get("split", "heldout") == "heldout" else
@@ -165,16 +166,17 @@ def table(res: dict) -> str:
         if r.get("iou_stages") is not None and len(r["iou_stages"]) > 1:
             lines.append(f"- {name}: median IoU after each transformer stage (localisation network, then each "
                          f"refinement pass): " + " -> ".join(f"{np.median(i):.3f}" for i in r["iou_stages"]))
-    full = [k for k in rows if k.startswith("guided") and "no-" not in k]
-    for ref in full:
-        for abl in ("guided no-attention", "guided no-STN"):
-            if abl in rows:
-                diff = rows[ref]["psnr_each"] - rows[abl]["psnr_each"]       # paired, triplet by triplet
-                d, half = diff.mean(), 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
-                verdict = "worse" if d - half > 0 else ("NOT worse" if d <= 0 else "worse, but within noise")
-                lines.append(f"- {ref} - {abl} = {d:+.2f} dB PSNR (paired 95% interval {d - half:+.2f}..{d + half:+.2f}; "
-                             f"{verdict} without it), L1 {rows[abl]['l1'] - rows[ref]['l1']:+.2f} points, better on "
-                             f"{100 * (diff > 0).mean():.0f}% of triplets")
+    pairs = [(ref, abl) for ref in rows if ref == "guided" for abl in ("guided no-attention", "guided no-STN")
+             if abl in rows] + [tuple(pr) for pr in pairs or []]
+    for ref, abl in pairs:
+        if ref not in rows or abl not in rows:
+            raise KeyError(f"--compare: no row {ref if ref not in rows else abl!r}; rows: {sorted(rows)}")
+        diff = rows[ref]["psnr_each"] - rows[abl]["psnr_each"]       # paired, triplet by triplet
+        d, half = diff.mean(), 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+        verdict = "worse" if d - half > 0 else ("NOT worse" if d <= 0 else "worse, but within noise")
+        lines.append(f"- {ref} - {abl} = {d:+.2f} dB PSNR (paired 95% interval {d - half:+.2f}..{d + half:+.2f}; "
+                     f"{abl} {verdict}), L1 {rows[abl]['l1'] - rows[ref]['l1']:+.2f} points, better on "
+                     f"{100 * (diff > 0).mean():.0f}% of triplets")
     return "\n".join(lines)
 
 
@@ -193,6 +195,8 @@ def main(argv=None) -> None:
     p.add_argument("--no-stn", type=Path, default=CHECKPOINTS / "guided_nostn", dest="no_stn")
     p.add_argument("--also", nargs="*", default=[], metavar="LABEL=FOLDER",
                    help="more guided checkpoints to measure, e.g. 'guided at 3000 steps=runs/guided/step_3000'")
+    p.add_argument("--compare", nargs="*", default=[], metavar="A=B",
+                   help="more paired comparisons, row label A against row label B (e.g. equally trained pairs)")
     p.add_argument("--references", nargs="*", default=REFERENCES, help=f"registry methods (default {REFERENCES})")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     guided = {name: folder for name, folder in (("guided", args.guided), ("guided no-attention", args.no_attention),
@@ -207,7 +211,13 @@ def main(argv=None) -> None:
         print(f"no guided checkpoint at {args.guided}: train one (python -m synth.train_guided) first",
               file=sys.stderr)
     torch.set_grad_enabled(False)
-    print(table(evaluate(guided, args.references, args.n, args.seed, args.split, args.passes)))
+    pairs = []
+    for item in args.compare:
+        a, sep, b = item.partition("=")
+        if not sep:
+            p.error(f"--compare wants A=B (two row labels), got {item!r}")
+        pairs.append((a, b))
+    print(table(evaluate(guided, args.references, args.n, args.seed, args.split, args.passes), pairs))
 
 
 if __name__ == "__main__":

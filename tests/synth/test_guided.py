@@ -361,6 +361,12 @@ def test_evaluation_table(tiny_checkpoint):
     assert iou.shape == (6,) and ((iou >= 0) & (iou <= 1)).all()
     table = evaluate_guided.table(res)
     assert "| guided |" in table and "median localisation IoU" in table
+    # explicit paired comparisons: the mean of the per-triplet differences
+    rows = res["rows"]
+    want = (rows["guided"]["psnr_each"] - rows["telea"]["psnr_each"]).mean()
+    assert f"- guided - telea = {want:+.2f} dB PSNR" in evaluate_guided.table(res, [("guided", "telea")])
+    with pytest.raises(KeyError, match="no row 'nope'"):
+        evaluate_guided.table(res, [("guided", "nope")])
     # PSNR and L1 in the hole by hand
     gt = np.zeros((4, 4, 3), np.uint8)
     pred = gt.copy()
