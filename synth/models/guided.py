@@ -293,9 +293,6 @@ class GuidedInpainting(nn.Module):
         self.loc = Localisation(cfg) if cfg.use_stn else None
         self.refiner = Refinement(cfg) if cfg.use_stn and cfg.refine > 0 else None
 
-    def transform(self, incomplete, mask, guidance) -> torch.Tensor:
-        return self.localise(incomplete, mask, guidance)[-1]
-
     def localise(self, incomplete, mask, guidance) -> list[torch.Tensor]:
         """The transformer's estimates, coarse to fine: [theta] from the localisation network, then one more
         per refinement pass (the same refinement weights each pass)."""
