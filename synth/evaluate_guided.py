@@ -116,7 +116,7 @@ def evaluate(guided: dict[str, Path], references: list[str], n: int | None = Non
     for name, folder in guided.items():
         model = GuidedInpainter(folder, name=name)
         if passes is not None and model.model.refiner is not None:
-            model.cfg.refine = model.model.cfg.refine = passes
+            model.cfg.refine = passes          # the same config object the network reads
         preds, thetas, ms = run_guided(model, b)
         stages = [ious(thetas[:, k], b, model.cfg.image_size, model.cfg.guide_size) for k in range(thetas.shape[1])]
         score(name, preds, ms, stages[-1], stages)
