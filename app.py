@@ -18,22 +18,22 @@ RESULTS_PASSWORD_ENV = "SYNTH_RESULTS_PASSWORD"
 
 
 def build_full_app(studies_root: Path, results_password: str | None) -> gr.Blocks:
-    from ui import generate, giraffe, guided, inpaint, results, study
+    from ui import generate_tab, giraffe_tab, guided_tab, inpaint_tab, results_tab, studies_tab
 
     with gr.Blocks(title="Image synthesis: see it, measure it") as demo:
         gr.Markdown("# Image synthesis: see it, measure it")
         with gr.Tab("Generate", id="generate"):
-            generate.build_tab()
+            generate_tab.build_tab()
         with gr.Tab("GIRAFFE", id="giraffe"):
-            giraffe.build_tab()
+            giraffe_tab.build_tab()
         with gr.Tab("Hole filling", id="inpaint"):
-            inpaint.build_tab()
+            inpaint_tab.build_tab()
         with gr.Tab("Guided inpainting", id="guided"):
-            guided.build_tab()
+            guided_tab.build_tab()
         with gr.Tab("Studies", id="studies"):
-            study.build_tab(studies_root)
+            studies_tab.build_tab(studies_root)
         with gr.Tab("Results", id="results"):
-            results.build_tab(studies_root, results_password)
+            results_tab.build_tab(studies_root, results_password)
     return demo
 
 
@@ -53,13 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.study is not None:
-        from ui import study
+        from ui import studies_tab
 
         try:
-            demo = study.build_rater_app(args.study)
+            demo = studies_tab.build_rater_app(args.study)
         except (ValueError, FileNotFoundError) as e:
             sys.exit(f"error: {e}")
-        demo.launch(server_name=args.host, server_port=args.port, **study.RATER_LAUNCH_KWARGS)
+        demo.launch(server_name=args.host, server_port=args.port, **studies_tab.RATER_LAUNCH_KWARGS)
         return
     password = args.results_password or os.environ.get(RESULTS_PASSWORD_ENV) or None
     demo = build_full_app(args.studies_root, password)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval_studies.study import RESERVED_PREFIX, Study, load_study
+from eval_studies.study_file import RESERVED_PREFIX, Study, load_study
 
 # The first of these present in the link is the rater's identity. Prolific sends PROLIFIC_PID,
 # STUDY_ID and SESSION_ID; MTurk sends workerId and assignmentId. STUDY_ID is the same for every

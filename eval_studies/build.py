@@ -47,7 +47,7 @@ import numpy as np
 from PIL import Image
 
 from eval_studies.assign import study_key
-from eval_studies.study import NAME_RE, STIMULI_DIR, load_study
+from eval_studies.study_file import NAME_RE, STIMULI_DIR, load_study
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "assets" / "data"

@@ -36,8 +36,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from eval_studies.study import load_study
-from eval_studies.votelog import LOG_NAME, read_votes
+from eval_studies.study_file import load_study
+from eval_studies.vote_writer import LOG_NAME, read_votes
 
 ROOT = Path(__file__).resolve().parent.parent
 P95_FLOOR_MS = 150.0
@@ -122,7 +122,7 @@ class SimulatedRater:
         self.finished = False
 
     def _read(self, data: list) -> None:
-        # outputs of the load/start/vote events (ui.study): [state, layout, error, progress, feedback,
+        # outputs of the load/start/vote events (ui.studies_tab): [state, layout, error, progress, feedback,
         # prompt, left image, right image, shown trial, done text, done html (, anon id on load)]
         layout, shown = data[1], data[8]
         if layout == "error":

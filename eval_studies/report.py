@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from eval_studies import stats
-from eval_studies.votes import Votes, load_votes
+from eval_studies.vote_reader import Votes, load_votes
 
 FORMATS = ("md", "csv", "latex", "html")
 SUFFIX = {"md": ".md", "csv": ".csv", "latex": ".tex", "html": ".html"}

@@ -62,3 +62,33 @@ def config_from_dict(cls, d: dict):
         raise ValueError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}")
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return cls(**kw)
+
+
+def export(run: Path, dest: Path, parts: tuple[str, ...], files: tuple[str, ...] = (), half: bool = False,
+           config: dict | None = None, record: str | None = None) -> Path:
+    """Copy what the app needs from a run folder into assets: the weights of `parts` (float16 when `half`),
+    config.json (or `config`, when the caller changed it), the listed training files that exist, and
+    TRAINING.md (`record`: how the checkpoint was made). Optimiser state stays behind."""
+    import shutil
+
+    run, dest = Path(run), Path(dest)
+    meta = read_config(run) if config is None else config
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        src = run / f"{part}.safetensors"
+        if not src.exists():
+            raise FileNotFoundError(f"checkpoint part {part!r} missing: {src}")
+        if half:
+            weights = load_file(str(src))
+            save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+                      str(dest / src.name))
+        else:
+            shutil.copy2(src, dest / src.name)
+    (dest / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    for name in files:
+        if name != "config.json" and (run / name).exists():
+            shutil.copy2(run / name, dest / name)
+    if record is not None:
+        (dest / "TRAINING.md").write_text(record)
+    print(f"exported {run} -> {dest}")
+    return dest

@@ -1,6 +1,6 @@
 """The GIRAFFE tab in real Chromium against the real app and its bundled checkpoint (assets/checkpoints/giraffe).
 
-SYNTH_GIRAFFE_DIR, when set, points the app at another checkpoint (see ui/giraffe.py); the screenshot then goes
+SYNTH_GIRAFFE_DIR, when set, points the app at another checkpoint (see ui/giraffe_tab.py); the screenshot then goes
 to out/ instead of docs/screenshots, so that the docs only ever show the bundled model.
 """
 
@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.helpers import fill_number
 
-from ui import giraffe
+from ui import giraffe_tab as giraffe
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"

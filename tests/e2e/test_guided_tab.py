@@ -57,7 +57,7 @@ def test_bundled_example_and_lighting_demo(page, full_app):
 @pytest.fixture(scope="module")
 def client():
     from tests.helpers import tab_client
-    from ui import guided
+    from ui import guided_tab as guided
 
     with tab_client(guided.build_tab) as c:
         yield c

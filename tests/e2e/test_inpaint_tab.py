@@ -74,7 +74,7 @@ def test_inpaint_endpoint_and_bad_input(full_app, tmp_path):
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from ui.inpaint import EXAMPLES
+    from ui.inpaint_tab import EXAMPLES
 
     client = Client(full_app.url + "/", verbose=False)
     img = EXAMPLES["china"]

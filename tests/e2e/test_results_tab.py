@@ -63,7 +63,7 @@ def test_wrong_then_right_password(launch_app, studies_root, page):
 
 def test_tab_helpers_in_process(studies_root, tmp_path):
     """The functions behind the tab, without a browser: study list, live counts, report files."""
-    from ui import results
+    from ui import results_tab as results
 
     (studies_root / "empty-folder").mkdir()
     assert results.list_studies(studies_root) == ["lecture"]

@@ -20,8 +20,8 @@ from PIL import Image
 from eval_studies.assign import assign, hash_rater, study_key
 from eval_studies.build import central_hole, classic_fill, encode_png, load_heldout
 from eval_studies.loadtest import RaterClient
-from eval_studies.study import load_study
-from eval_studies.votelog import read_votes
+from eval_studies.study_file import load_study
+from eval_studies.vote_writer import read_votes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "study.png"

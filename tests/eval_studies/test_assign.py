@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from eval_studies.assign import (CATCH_BROKEN, CATCH_REAL, assign, hash_rater, rater_from_params, study_key)
-from eval_studies.study import load_study
+from eval_studies.study_file import load_study
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image, PngImagePlugin
 
 from eval_studies.build import (broken, build_demo, build_from_folder, central_hole, classic_fill, encode_png,
                                 load_heldout)
-from eval_studies.study import load_study
+from eval_studies.study_file import load_study
 
 ROOT = Path(__file__).resolve().parents[2]
 HEX_NAME = re.compile(r"^[0-9a-f]{32}\.png$")

@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from eval_studies import report, simulate
 from eval_studies.schema import VOTE_COLUMNS
-from eval_studies.votes import load_votes
+from eval_studies.vote_reader import load_votes
 
 LECTURE_TABLE1 = {"context_encoder": "87.1%", "global_local": "68.3%", "nearest_neighbor": "91.2%",
                   "patchmatch": "76.0%"}
@@ -369,7 +369,7 @@ def test_bench_runs_and_reports_stages():
 def test_report_needs_neither_torch_nor_gradio():
     import subprocess
     import sys
-    code = ("import sys, eval_studies.report, eval_studies.simulate, eval_studies.stats, eval_studies.votes; "
+    code = ("import sys, eval_studies.report, eval_studies.simulate, eval_studies.stats, eval_studies.vote_reader; "
             "print(sorted(m for m in ('torch', 'gradio') if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}    # no site hooks importing others
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -383,8 +383,8 @@ def test_reads_the_study_servers_own_log(tmp_path):
 
     from eval_studies.assign import assign
     from eval_studies.build import build_from_folder
-    from eval_studies.study import load_study
-    from eval_studies.votelog import VoteLog
+    from eval_studies.study_file import load_study
+    from eval_studies.vote_writer import VoteLog
 
     src = tmp_path / "src"
     rng = np.random.default_rng(0)

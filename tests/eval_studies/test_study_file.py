@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from eval_studies.study import DEFAULT_INSTRUCTIONS, list_studies, load_study, parse_study
+from eval_studies.study_file import DEFAULT_INSTRUCTIONS, list_studies, load_study, parse_study
 
 
 def spec_of(folder):

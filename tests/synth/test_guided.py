@@ -526,7 +526,7 @@ def test_trainer_refine_copy_init_and_snapshot_every(tmp_path):
 
 
 def test_run_reports_each_transformer_stage(tmp_path):
-    from ui.guided import guidance_picture
+    from ui.guided_tab import guidance_picture
 
     torch.manual_seed(0)
     cfg = GuidedConfig(nf=8, loc_hidden=16, refine=2)

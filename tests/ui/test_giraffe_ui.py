@@ -10,7 +10,7 @@ from PIL import Image
 from synth import scenes
 from synth.models.giraffe import CONTROL_RANGES
 from tests.synth.test_giraffe import TINY
-from ui import giraffe as ui
+from ui import giraffe_tab as ui
 
 NEUTRAL = {"seed": 0, "n_objects": 2, **ui.neutral_controls()}
 MOVED = {"rotation": 90.0, "elevation": 25.0, "appearance": 1.0, "depth": 1.0, "horizontal": -1.0, "circle": 0.25}

@@ -8,9 +8,9 @@ from PIL import Image
 
 from eval_studies.assign import assign
 from eval_studies.build import build_from_folder
-from eval_studies.study import load_study
-from eval_studies.votelog import VoteLog
-from ui.study import STUDY_COLUMNS, build_rater_app, build_tab, serve_help, study_rows
+from eval_studies.study_file import load_study
+from eval_studies.vote_writer import VoteLog
+from ui.studies_tab import STUDY_COLUMNS, build_rater_app, build_tab, serve_help, study_rows
 
 
 def make_study(out, **fields):

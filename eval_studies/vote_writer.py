@@ -202,7 +202,7 @@ class StudyServer:
     """
 
     def __init__(self, folder: Path):
-        from eval_studies.study import load_study
+        from eval_studies.study_file import load_study
 
         self.folder = Path(folder)
         self.study = load_study(self.folder)

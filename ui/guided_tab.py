@@ -17,7 +17,7 @@ import numpy as np
 from synth.guided import examples
 from synth.guided.inpainter import CHECKPOINTS, GuidedInpainter, GuidedResult, as_guidance
 from synth.inpaint import as_mask, as_rgb, get_inpainter
-from ui.inpaint import editor_value, read_editor  # the same ImageEditor value <-> (photo, hole) mapping
+from ui.inpaint_tab import editor_value, read_editor  # the same ImageEditor value <-> (photo, hole) mapping
 
 HOLE_RGBA = (255, 0, 255, 255)
 CE_NAME = "context-encoder L2+adv"

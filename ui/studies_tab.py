@@ -1,6 +1,6 @@
 """The Studies tab (researcher: list studies, how to serve them) and the rater app (``app.py --study DIR``).
 
-The rater app is a thin layer over eval_studies.votelog.StudyServer. What reaches the rater's browser:
+The rater app is a thin layer over eval_studies.vote_writer.StudyServer. What reaches the rater's browser:
 pixels (the stimulus arrays, PNG-encoded by Gradio's own encoder under its cache names, a hash of the
 pixels), the study's title and texts, button labels and progress. Condition names, stimulus file names and the answer key stay on the server:
 the vote handlers take only the choice and the index of the trial on screen.
@@ -18,8 +18,8 @@ import gradio as gr
 from gradio import processing_utils
 
 from eval_studies.assign import new_anonymous_id, rater_from_params
-from eval_studies.study import list_studies
-from eval_studies.votelog import StudyServer, VoteLog, VoteRefused
+from eval_studies.study_file import list_studies
+from eval_studies.vote_writer import StudyServer, VoteLog, VoteRefused
 
 # F = left / real, J = right / fake; timed exposure; auto-redirect on the completion page.
 RATER_JS = """

@@ -17,8 +17,8 @@ import pandas as pd
 from PIL import Image
 
 from eval_studies import report as rpt
-from eval_studies.study import STUDY_FILES, load_study
-from eval_studies.votes import load_votes
+from eval_studies.study_file import STUDY_FILES, load_study
+from eval_studies.vote_reader import load_votes
 
 PASSWORD_HELP = ("**The Results tab is locked: no password is set.** Start the app with "
                  "`python app.py --results-password PASSWORD`, or set the environment variable "

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from eval_studies import votelog
+from eval_studies import vote_writer
 from eval_studies.assign import Trial, assign
 from eval_studies.schema import VOTE_COLUMNS
-from eval_studies.study import load_study
-from eval_studies.votelog import StudyServer, VoteLog, VoteRefused, neutralise, read_votes
+from eval_studies.study_file import load_study
+from eval_studies.vote_writer import StudyServer, VoteLog, VoteRefused, neutralise, read_votes
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_rows_have_the_schema_columns_and_the_answer_key(study, study_dir):
         assert r["study_id"] == study.id and r["rater_id"] == "rA" and int(r["trial_index"]) == t.index
         assert (r["trial_kind"], r["task"], r["item"]) == (t.kind, t.task, t.item)
         assert (r["left_stimulus"], r["right_stimulus"]) == (t.left_stimulus, t.right_stimulus)
-        assert r["response_ms"] == str(100 + t.index) and r["app_version"] == votelog.APP_VERSION
+        assert r["response_ms"] == str(100 + t.index) and r["app_version"] == vote_writer.APP_VERSION
         choice = r["choice"]
         if t.task == "pairwise":
             assert r["chosen_condition"] == (t.left_condition if choice == "left" else t.right_condition)
@@ -52,7 +52,7 @@ def test_vote_is_fsynced_before_record_returns(study, study_dir, monkeypatch):
         # at fsync time the row is already written to the file
         seen.append((study_dir / "votes.csv").read_text().count("\n"))
 
-    monkeypatch.setattr(votelog.os, "fsync", spy)
+    monkeypatch.setattr(vote_writer.os, "fsync", spy)
     log = VoteLog(study_dir, study.id)
     trials = assign(study, "rB")
     log.record("rB", trials, 0, "left" if trials[0].task == "pairwise" else "real", 5)

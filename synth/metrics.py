@@ -1,0 +1,76 @@
+"""Every metric the tabs and the evaluations report, defined once.
+
+Images are uint8 (0..255) unless a docstring says [0, 1] floats; masks are bool, True = hole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+
+def _as01(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
+
+
+def psnr_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """PSNR (dB) over the hole's pixels only (all channels), the MSE floored at 1e-10 (so at most 100 dB);
+    nan for an empty hole. uint8 images are read as 0..255, float images as [0, 1]."""
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return float("nan")
+    d = _as01(out)[mask] - _as01(original)[mask]
+    return float(10 * np.log10(1.0 / max(float(np.mean(d ** 2)), 1e-10)))
+
+
+def l1_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute error over the hole's pixels, in percent of the full range."""
+    mask = np.asarray(mask, bool)
+    return float(np.abs(_as01(out)[mask] - _as01(original)[mask]).mean()) * 100
+
+
+def hole_scores(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(PSNR in dB, L1 in %) over the hole: the evaluations' per-image pair."""
+    return psnr_in_hole(pred, gt, mask), l1_in_hole(pred, gt, mask)
+
+
+def gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    """Per-pixel gradient magnitude of the grey image (the sharpness measure of the hole-filling table)."""
+    g = np.asarray(image).astype(np.float32).mean(2)
+    gy, gx = np.gradient(g)
+    return np.hypot(gx, gy)
+
+
+def hole_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Everything the hole-filling table reports for one image: L1 and L2 (%), PSNR, and the mean gradient
+    magnitude in the hole of the fill and of the truth."""
+    mask = np.asarray(mask, bool)
+    d = (pred.astype(np.float64) - gt.astype(np.float64))[mask] / 255.0
+    mse = float((d ** 2).mean())
+    return {
+        "l1": float(np.abs(d).mean()) * 100,
+        "l2": mse * 100,
+        "psnr": 10 * np.log10(1.0 / max(mse, 1e-10)),
+        "grad": float(gradient_magnitude(pred)[mask].mean()),
+        "grad_gt": float(gradient_magnitude(gt)[mask].mean()),
+    }
+
+
+def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (rows are samples), as in FID."""
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
