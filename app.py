@@ -18,12 +18,14 @@ RESULTS_PASSWORD_ENV = "SYNTH_RESULTS_PASSWORD"
 
 
 def build_full_app(studies_root: Path, results_password: str | None) -> gr.Blocks:
-    from ui import generate_tab, giraffe_tab, guided_tab, inpaint_tab, results_tab, studies_tab
+    from ui import generate_tab, giraffe_tab, guided_tab, inpaint_tab, results_tab, studies_tab, train_gan_tab
 
     with gr.Blocks(title="Image synthesis: see it, measure it") as demo:
         gr.Markdown("# Image synthesis: see it, measure it")
         with gr.Tab("Generate", id="generate"):
             generate_tab.build_tab()
+        with gr.Tab("Train a GAN", id="train_gan"):
+            train_gan_tab.build_tab()
         with gr.Tab("GIRAFFE", id="giraffe"):
             giraffe_tab.build_tab()
         with gr.Tab("Hole filling", id="inpaint"):
@@ -53,13 +55,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.study is not None:
-        from ui import studies_tab
+        from ui import rater_app
 
         try:
-            demo = studies_tab.build_rater_app(args.study)
+            demo = rater_app.build_rater_app(args.study)
         except (ValueError, FileNotFoundError) as e:
             sys.exit(f"error: {e}")
-        demo.launch(server_name=args.host, server_port=args.port, **studies_tab.RATER_LAUNCH_KWARGS)
+        demo.launch(server_name=args.host, server_port=args.port, **rater_app.RATER_LAUNCH_KWARGS)
         return
     password = args.results_password or os.environ.get(RESULTS_PASSWORD_ENV) or None
     demo = build_full_app(args.studies_root, password)

@@ -7,13 +7,22 @@ is which condition, which answer is correct) lives in these Trial objects, on th
 Balance, per rater:
 - pairwise: the study's condition pairs in full rounds (each pair equally often), the remainder
   drawn at random; each pair's sides alternate (left/right counts differ by at most one);
-- real_fake: the conditions in full rounds the same way;
+- real_fake: the study's natural_share (default half) of the trials show natural images, the rest the other
+  conditions in full rounds the same way (with no natural condition: every condition in full rounds);
 - no item twice: scored trials draw items without replacement, catch/practice trials draw from
   their own pool without replacement;
 - tasks come in blocks (practice for a task first), in a random block order per rater;
-  catch trials sit at random places inside each block.
+  catch trials sit at random places inside each block;
+- catch and practice trials: pairwise ones put the untouched photo on each side equally often; real/fake ones
+  show the untouched photo (answer "real") and the broken one (answer "fake") equally often, so that always
+  answering "fake" fails half of them.
+
+Completion codes are per rater: an HMAC of the hashed rater id under the study's key
+(``completion_code``), so one rater's code is no use to another; the researcher checks one with
+``python -m eval_studies.assign STUDY_DIR --verify CODE``.
 
     python -m eval_studies.assign STUDY_DIR --rater PID   # the hashed id and that rater's trials
+    python -m eval_studies.assign STUDY_DIR --verify CODE  # whose completion code this is, and did they finish
 """
 
 from __future__ import annotations
@@ -143,7 +152,7 @@ def assign(study: Study, rater_id: str) -> list[Trial]:
     n_practice = _split(study.practice_trials, len(tasks))
     n_catch = _split(study.catch_trials, len(tasks))
 
-    def catch_trial(kind: str, task: str, item: str, k: int) -> dict:
+    def catch_trial(kind: str, task: str, item: str, k: int, start: int) -> dict:
         real, broken = study.catch_pool[item]["real"], study.catch_pool[item]["broken"]
         if task == "pairwise":
             real_left = (k + int(rng.integers(2))) % 2 == 0
@@ -151,8 +160,8 @@ def assign(study: Study, rater_id: str) -> list[Trial]:
                 ((CATCH_BROKEN, broken), (CATCH_REAL, real))
             return dict(kind=kind, task=task, item=item, left_condition=l[0], right_condition=r[0],
                         left_stimulus=l[1], right_stimulus=r[1], answer="left" if real_left else "right")
-        # real_fake: practice alternates real and broken; catch shows the broken one (answer: fake)
-        show_real = kind == "practice" and k % 2 == 1
+        # real_fake: real and broken alternate from a random start, so each is shown equally often
+        show_real = (k + start) % 2 == 1
         cond, stim = (CATCH_REAL, real) if show_real else (CATCH_BROKEN, broken)
         return dict(kind=kind, task=task, item=item, left_condition=cond, right_condition="",
                     left_stimulus=stim, right_stimulus="", answer="real" if show_real else "fake")
@@ -175,7 +184,7 @@ def assign(study: Study, rater_id: str) -> list[Trial]:
                                    right_condition=right, left_stimulus=study.conditions[left][item],
                                    right_stimulus=study.conditions[right][item], answer=answer))
         else:
-            for item, cond in zip(block_items, _rounds(sorted(study.conditions), n, rng)):
+            for item, cond in zip(block_items, _real_fake_conditions(study, n, rng)):
                 answer = None
                 if study.natural_condition is not None:
                     answer = "real" if cond == study.natural_condition else "fake"
@@ -183,28 +192,84 @@ def assign(study: Study, rater_id: str) -> list[Trial]:
                                    right_condition="", left_stimulus=study.conditions[cond][item],
                                    right_stimulus="", answer=answer))
         practice = []
+        start = int(rng.integers(2))
         for k in range(n_practice[b]):
-            practice.append(catch_trial("practice", task, pool.pop(), k))
+            practice.append(catch_trial("practice", task, pool.pop(), k, start))
+        start = int(rng.integers(2))
         for k in range(n_catch[b]):
             # never first in the block, so a catch trial does not look like one more practice trial
             pos = int(rng.integers(1, len(scored) + 1)) if scored else 0
-            scored.insert(pos, catch_trial("catch", task, pool.pop(), k))
+            scored.insert(pos, catch_trial("catch", task, pool.pop(), k, start))
         rows += practice + scored
     return [Trial(index=i, **r) for i, r in enumerate(rows)]
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description="Show a rater's hashed id and trial list (researcher only).")
+def _real_fake_conditions(study: Study, n: int, rng: np.random.Generator) -> list[str]:
+    """The conditions of a rater's n scored real/fake trials, in random order."""
+    names = sorted(study.conditions)
+    nat = study.natural_condition
+    if study.natural_share is None or nat is None or len(names) < 2:
+        return _rounds(names, n, rng)
+    n_nat = int(round(study.natural_share * n))
+    # a rater's share may round either way; the draw keeps it unbiased across raters
+    if abs(study.natural_share * n - n_nat) == 0.5 and rng.integers(2):
+        n_nat -= 1 if n_nat > study.natural_share * n else -1
+    fakes = _rounds([c for c in names if c != nat], n - n_nat, rng) if n > n_nat else []
+    out = [nat] * n_nat + fakes
+    return [out[i] for i in rng.permutation(len(out))]
+
+
+def completion_code(study: Study, key: bytes, rater_id: str) -> str:
+    """This rater's completion code: the study's completion_code (if any) as a prefix, then 12 characters of
+    an HMAC of the hashed rater id under the study's key."""
+    mac = hmac.new(key, f"completion\0{study.id}\0{rater_id}".encode(), hashlib.sha256).hexdigest()[:12].upper()
+    return f"{study.completion_code}-{mac}" if study.completion_code else mac
+
+
+def verify_code(study: Study, key: bytes, code: str, rater_ids) -> str | None:
+    """The hashed rater id among ``rater_ids`` whose completion code is ``code``, None if none."""
+    code = code.strip()
+    for rid in rater_ids:
+        if hmac.compare_digest(completion_code(study, key, rid), code):
+            return rid
+    return None
+
+
+def _verify(study: Study, folder: Path, code: str) -> int:
+    from eval_studies.vote_writer import VoteLog
+
+    log = VoteLog(folder, study.id)
+    log.counts()
+    raters = log.raters()
+    rid = verify_code(study, study_key(folder), code, raters)
+    if rid is None:
+        print(f"{code!r} is not the completion code of any of the {len(raters)} raters of study {study.id}")
+        return 1
+    n, total = len(log.done(rid)), len(assign(study, rid))
+    print(f"{code} belongs to rater {rid}: {n} of {total} trials recorded"
+          + (" (finished)" if n >= total else " (NOT finished)"))
+    return 0 if n >= total else 1
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Show a rater's hashed id and trial list, or check a completion "
+                                            "code (researcher only).")
     p.add_argument("study", type=Path, help="study folder")
-    p.add_argument("--rater", required=True, help="raw rater id, e.g. a Prolific PID")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--rater", help="raw rater id, e.g. a Prolific PID")
+    g.add_argument("--verify", metavar="CODE", help="a completion code a rater submitted")
     args = p.parse_args(argv)
     study = load_study(args.study)
+    if args.verify is not None:
+        return _verify(study, args.study, args.verify)
     rid = hash_rater(args.rater, study_key(args.study))
     print(f"rater {args.rater} is logged as {rid}")
     for t in assign(study, rid):
         right = f" | {t.right_condition}" if t.right_condition else ""
         print(f"{t.index:3d} {t.kind:8s} {t.task:9s} {t.item:12s} {t.left_condition}{right}  answer={t.answer}")
+    print(f"completion code: {completion_code(study, study_key(args.study), rid)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -13,18 +13,16 @@ the same items (matched by file stem). Practice and catch trials use photos of t
 (``--natural``) set aside for that: the untouched photo against the same photo cut into shuffled tiles.
 
 ``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training,
-each with a central hole:
+each with a central hole (40% of each side):
   natural        the held-out photo itself
-  telea          the hole filled by OpenCV's fast-marching inpainting (Telea 2004), computed here
-  navier_stokes  the hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001), here
-plus the project's own hole fillers, found in this order (eval_studies never imports torch, so they
-run in a subprocess that gets request.npz: images uint8 NxHxWx3, masks bool NxHxW, True = hole):
-  1. synth/export_stimuli.py exists: ``python -m synth.export_stimuli --request request.npz --out DIR``;
-     every DIR/<method>/ holding 0.png .. N-1.png at the photos' size becomes a condition;
-  2. else synth/inpaint/ exists: its REGISTRY's methods named in DEMO_METHODS (the lecture's Context
-     Encoder with joint loss, the L2-only one, and patch-based fill) fill the holes; a method that
-     cannot run (no checkpoint) is left out with a note;
-  3. else (or if the subprocess fails) the classic methods alone, and the builder says so.
+  telea          the hole filled by OpenCV's fast-marching inpainting (Telea 2004)
+  navier_stokes  the hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001)
+plus the project's own hole fillers named in DEMO_METHODS (the lecture's Context Encoder with joint
+loss, the L2-only one, and patch-based fill). Every fill comes from synth.inpaint's registry, and
+eval_studies never imports torch nor synth, so they run in a subprocess:
+``python -m synth.export_stimuli --request request.json --out DIR`` (its docstring has the format).
+A method that cannot run (no checkpoint) is left out with a note; if the exporter fails as a whole,
+the build stops with its last line of output.
 When the first of DEMO_METHODS is there, the pairwise task compares it with every other condition
 (the lecture's "ours vs each baseline"); otherwise every pair of conditions.
 """
@@ -42,7 +40,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -141,51 +138,9 @@ def load_heldout() -> tuple[str, np.ndarray]:
     raise FileNotFoundError(f"no held-out photos under {DATA} (expected photos/ or digits/heldout.npz)")
 
 
-def central_hole(h: int, w: int, frac: float = 0.4) -> np.ndarray:
-    mh, mw = int(round(h * frac)), int(round(w * frac))
-    m = np.zeros((h, w), bool)
-    m[(h - mh) // 2:(h - mh) // 2 + mh, (w - mw) // 2:(w - mw) // 2 + mw] = True
-    return m
-
-
-def classic_fill(image: np.ndarray, mask: np.ndarray, method: str) -> np.ndarray:
-    flag = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}[method]
-    radius = max(3, image.shape[0] // 16)
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    out = cv2.cvtColor(cv2.inpaint(bgr, mask.astype(np.uint8) * 255, radius, flag), cv2.COLOR_BGR2RGB)
-    out[~mask] = image[~mask]  # unmasked pixels stay bit-identical
-    return out
-
-
 # The lecture's method first (the pairwise target), then the baselines worth a rater's time.
 DEMO_METHODS = ("context-encoder L2+adv", "context-encoder L2", "patch-based")
-
-# Runs in a subprocess with the project's Python: fills the request's holes with synth.inpaint methods.
-INPAINT_EXPORTER = """
-import argparse, re, sys
-from pathlib import Path
-import numpy as np
-from PIL import Image
-from synth.inpaint import REGISTRY, get_inpainter
-p = argparse.ArgumentParser()
-p.add_argument("--methods"); p.add_argument("--request"); p.add_argument("--out")
-a = p.parse_args()
-r = np.load(a.request)
-for name in a.methods.split(","):
-    if name not in REGISTRY:
-        print(f"note: {name!r} is not in synth.inpaint.REGISTRY", file=sys.stderr)
-        continue
-    try:
-        method = get_inpainter(name)
-        outs = [method.fill(im, m) for im, m in zip(r["images"], r["masks"])]
-    except Exception as e:
-        print(f"note: {name!r} cannot run ({type(e).__name__}: {e})", file=sys.stderr)
-        continue
-    d = Path(a.out) / re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
-    d.mkdir(parents=True)
-    for i, im in enumerate(outs):
-        Image.fromarray(im).save(d / f"{i}.png")
-"""
+DEMO_HOLE = {"kind": "central", "frac": 0.4}  # a centred square, 40% of each side
 
 
 def condition_name(method: str) -> str:
@@ -193,55 +148,53 @@ def condition_name(method: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", method).strip("_")
 
 
-def project_exporter() -> tuple[list[str] | None, str]:
-    """The command that runs the project's hole fillers (see the module docstring), or None and why."""
-    if (ROOT / "synth" / "export_stimuli.py").exists():
-        return [sys.executable, "-m", EXPORTER], EXPORTER
-    if (ROOT / "synth" / "inpaint" / "__init__.py").exists():
-        return [sys.executable, "-c", INPAINT_EXPORTER, "--methods", ",".join(DEMO_METHODS)], "synth.inpaint"
-    return None, "neither synth/export_stimuli.py nor synth/inpaint/ exists"
+def opencv_methods(side: int) -> list[dict]:
+    """Exporter requests for OpenCV's fills, Telea 2004 and Navier-Stokes (Bertalmio et al. 2001), with the
+    demo's radius: 1/16 of the photo's side, at least 3 px."""
+    radius = max(3, side // 16)
+    return [{"name": "telea", "condition": "telea", "options": {"radius": radius}},
+            {"name": "navier-stokes", "condition": "navier_stokes", "options": {"radius": radius}}]
 
 
-def exported_methods(images: np.ndarray, masks: np.ndarray, command: list[str] | None = None,
-                     timeout: float = 900) -> tuple[dict[str, list[np.ndarray]], list[str]]:
-    """Run the project's hole fillers in a subprocess (see the module docstring).
+def exported_fills(images: np.ndarray, methods: list[dict], hole: dict = DEMO_HOLE,
+                   command: list[str] | None = None,
+                   timeout: float = 900) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Fill ``hole`` in every photo with each of ``methods``, in a subprocess (see the module docstring).
 
-    ``command`` defaults to project_exporter()'s; ``--request FILE --out DIR`` are appended.
-    Returns ({condition: [image per photo]}, notes saying what happened).
+    ``command`` defaults to ``python -m synth.export_stimuli``; ``--request FILE --out DIR`` are appended.
+    Returns ({condition: uint8 N x H x W x 3}, notes saying what happened); raises ValueError when the
+    exporter fails as a whole.
     """
-    name = " ".join(command) if command else ""
-    if command is None:
-        command, name = project_exporter()
-        if command is None:
-            return {}, [f"{name}: the demo uses the classic methods only"]
+    command = command or [sys.executable, "-m", EXPORTER]
+    name = EXPORTER if command[-1] == EXPORTER else " ".join(command)
     with tempfile.TemporaryDirectory() as tmp:
-        req, out = Path(tmp) / "request.npz", Path(tmp) / "methods"
-        np.savez(req, images=images, masks=masks)
+        req, out = Path(tmp) / "request.json", Path(tmp) / "fills"
+        np.savez(Path(tmp) / "images.npz", images=images)
+        req.write_text(json.dumps({"images": "images.npz", "mask": hole, "methods": methods}), encoding="utf-8")
         try:
             proc = subprocess.run([*command, "--request", str(req), "--out", str(out)], cwd=ROOT,
                                   capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            return {}, [f"{name} took longer than {timeout:.0f} s: the demo uses the classic methods only"]
+            raise ValueError(f"{name} took longer than {timeout:.0f} s") from None
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            return {}, [f"{name} failed ({tail[0]}): the demo uses the classic methods only"]
-        notes = [line.removeprefix("note: ") for line in proc.stderr.splitlines() if line.startswith("note: ")]
-        found: dict[str, list[np.ndarray]] = {}
+            raise ValueError(f"{name} failed ({tail[0]})")
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        found: dict[str, np.ndarray] = {}
         skipped = []
-        for sub in sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []:
-            files = [sub / f"{i}.png" for i in range(len(images))]
-            if not NAME_RE.match(sub.name) or not all(f.is_file() for f in files):
-                skipped.append(sub.name)
+        for condition, file in manifest["fills"].items():
+            fills = None
+            if NAME_RE.match(condition) and (out / Path(file).name).is_file():
+                with np.load(out / Path(file).name, allow_pickle=False) as f:
+                    fills = f["images"]
+            if fills is None or fills.shape != images.shape or fills.dtype != np.uint8:
+                skipped.append(condition)
                 continue
-            arrays = [np.asarray(Image.open(f).convert("RGB")) for f in files]
-            if any(a.shape != im.shape for a, im in zip(arrays, images)):
-                skipped.append(sub.name)
-                continue
-            found[sub.name] = arrays
-        note = f"{name} gave {sorted(found) or 'no methods'}"
-        if skipped:
-            note += f"; skipped {skipped} (bad name, missing images or wrong size)"
-        return found, [note, *notes]
+            found[condition] = fills
+    note = f"{name} gave {sorted(found) or 'no methods'}"
+    if skipped:
+        note += f"; skipped {skipped} (bad name, missing images or wrong size)"
+    return found, [note, *(f"{m!r} cannot run ({why})" for m, why in manifest["skipped"].items())]
 
 
 def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAULT_SIZE, seed: int = 0,
@@ -256,18 +209,16 @@ def build_demo(out: Path, n_items: int = 60, n_pool: int = 12, size: int = DEFAU
     pick = rng.choice(len(images), size=n_items + n_pool, replace=False)
     study_imgs, pool_imgs = images[pick[:n_items]], images[pick[n_items:]]
     items = [f"{dataset}-{i:04d}" for i in pick[:n_items]]
-    h, w = study_imgs.shape[1:3]
-    masks = np.stack([central_hole(h, w)] * n_items)
     conditions: dict[str, dict[str, np.ndarray]] = {"natural": dict(zip(items, study_imgs))}
-    for method in ("telea", "navier_stokes"):
-        conditions[method] = {it: classic_fill(im, m, method) for it, im, m in zip(items, study_imgs, masks)}
-    extra, more = exported_methods(study_imgs, masks, command=exporter)
+    learned = [{"name": m, "condition": condition_name(m)} for m in DEMO_METHODS]
+    fills, more = exported_fills(study_imgs, opencv_methods(study_imgs.shape[1]) + learned, command=exporter)
     notes += more
-    for method, imgs in extra.items():
+    opencv = [c for c in ("telea", "navier_stokes") if c in fills]
+    for method in [*opencv, *sorted(set(fills) - set(opencv))]:  # OpenCV's first, then the rest by name
         if method in conditions:
             notes.append(f"exported method {method!r} clashes with a built-in condition; skipped")
             continue
-        conditions[method] = dict(zip(items, imgs))
+        conditions[method] = dict(zip(items, fills[method]))
     target = condition_name(DEMO_METHODS[0])
     if target in conditions:  # the lecture's design: our method against each baseline
         pairs = [[target, c] for c in conditions if c != target]

@@ -1,17 +1,18 @@
-"""Load test of the real rater app: simulated raters vote through the same HTTP calls a browser makes.
+"""Load test of the real rater app: simulated raters vote through its named endpoints with gradio_client.
 
     python -m eval_studies.loadtest --raters 50 --votes 40
     python -m eval_studies.loadtest --raters 50 --votes 40 --kill-after 600   # SIGKILL + restart mid-run
 
 It builds a study (or uses --study DIR, copied so the original's log is untouched), starts
-``python app.py --study COPY`` on a free loopback port, and runs one thread per rater. Each rater
-opens the link with ``?rater=ID`` (Gradio's page-load event), presses Start, and answers its trials
-by calling the vote buttons' events over Gradio's queue protocol (POST /gradio_api/queue/join, then
-the server-sent events of /gradio_api/queue/data), exactly what the browser's JavaScript does.
+``python app.py --study COPY`` on a free loopback port, and runs one thread per rater. Each rater is a
+gradio_client.Client of its own (one session, as one browser tab) whose calls carry ``?rater=ID``: it
+opens the page (``/open``, the page-load event), presses Start (``/start``), and answers its trials
+(``/vote_left``, ``/vote_right``), following each new layout as the browser does (``/layout``).
+Endpoints are called by name and outputs read by their components' elem_id (ui.rater_app, RATER_API).
 
 Latency of a vote: from sending the click to receiving the next trial, i.e. after the vote was
-fsynced. With --kill-after N the server is killed with SIGKILL once N votes were acknowledged and
-started again; raters whose requests failed reload the page and go on where the log says they are.
+fsynced; it includes gradio_client's own polling (it checks for results every 50 ms). With
+--kill-after N the server is killed with SIGKILL once N votes were acknowledged and started again; raters whose requests failed reload the page and go on where the log says they are.
 At the end the log is checked against every acknowledged vote: lost (acknowledged, not on disk) and
 duplicated (one rater's trial on disk twice) must both be 0.
 """
@@ -19,6 +20,7 @@ duplicated (one rater's trial on disk twice) must both be 0.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -29,85 +31,86 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import numpy as np
+from gradio_client import Client
+from gradio_client.utils import SKIP_COMPONENTS
 
 from eval_studies.study_file import load_study
 from eval_studies.vote_writer import LOG_NAME, read_votes
 
 ROOT = Path(__file__).resolve().parent.parent
 P95_FLOOR_MS = 150.0
+CALL_TIMEOUT_S = 10.0  # a call unanswered this long: the server is gone (a killed server's stream ends silently)
 
 
 class ServerGone(Exception):
     """The server stopped answering (killed, restarting)."""
 
 
-class RaterClient:
-    """One browser tab's worth of Gradio protocol: a session hash, the page's query string, events."""
+class RaterSession:
+    """One browser tab: a gradio_client.Client (one session per Client) whose calls carry the link's
+    query string, calling the rater app's named endpoints (ui.rater_app's RATER_API) and reading every
+    output by its component's elem_id."""
 
-    def __init__(self, base_url: str, query: str, timeout: float = 30):
-        self.base_url = base_url.rstrip("/")
-        self.query = query
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+    def __init__(self, base_url: str, query: dict[str, str], timeout: float = CALL_TIMEOUT_S):
         self.timeout = timeout
-        self.received: list[str] = []  # every response body, for leak checks
-        self.reload()
-
-    def reload(self) -> None:
-        """A fresh page: new session, fresh config (the event ids come from it)."""
-        self.session = uuid.uuid4().hex[:11]
         try:
-            r = self.http.get("/config")
-            r.raise_for_status()
-        except httpx.HTTPError as e:
-            raise ServerGone(str(e)) from None
-        self.received.append(r.text)
-        cfg = r.json()
-        ids = {c["id"]: c for c in cfg["components"]}
-        self.fn = {}
-        for i, dep in enumerate(cfg["dependencies"]):
-            targets = [t for t in dep["targets"]]
-            for tid, event in targets:
-                elem = ids.get(tid, {}).get("props", {}).get("elem_id")
-                self.fn[(elem, event)] = dep.get("id", i)
-        self.outputs = {}
-        self.last: dict[str, object] = {}
-
-    def call(self, key: tuple, data: list) -> list:
-        """Run one event; returns its output data. Raises ServerGone when the server is unreachable."""
-        fn = self.fn[key]
-        try:
-            r = self.http.post(f"/gradio_api/queue/join?{self.query}", json={
-                "data": data, "fn_index": fn, "session_hash": self.session, "event_data": None,
-                "trigger_id": None})
-            if r.status_code != 200:
-                raise ServerGone(f"join answered {r.status_code}: {r.text[:200]}")
-            event_id = r.json()["event_id"]
-            with self.http.stream("GET", "/gradio_api/queue/data", params={"session_hash": self.session}) as s:
-                for line in s.iter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    self.received.append(line)
-                    msg = json.loads(line[5:])
-                    if msg.get("event_id") not in (None, event_id):
-                        continue
-                    if msg.get("msg") == "process_completed":
-                        if not msg.get("success"):
-                            raise RuntimeError(f"event failed: {msg}")
-                        return msg["output"]["data"]
-                    if msg.get("msg") == "unexpected_error":
-                        raise RuntimeError(f"server error: {msg}")
+            # ssl_verify=False: the server is plain http on loopback, and gradio_client makes a new
+            # httpx client per call, which otherwise loads the CA bundle each time (about 27 ms of CPU)
+            self.client = Client(base_url, httpx_kwargs={"params": query}, download_files=False,
+                                 verbose=False, analytics_enabled=False, ssl_verify=False)
         except (httpx.HTTPError, OSError) as e:
             raise ServerGone(str(e)) from None
-        raise ServerGone("stream closed before the event completed")
+        self.received: list[str] = [json.dumps(self.client.config)]  # everything the server sent, for leak checks
+        self.outputs = output_names(self.client.config)
+
+    def call(self, api_name: str, *args) -> dict:
+        """Run the endpoint ``/api_name``; returns {elem_id: value} of its outputs. Raises ServerGone when
+        the server is unreachable, does not answer within the timeout, or the client gave the call up
+        (its event stream ended: the server was killed)."""
+        job = self.client.submit(*args, api_name=f"/{api_name}")
+        try:
+            data = job.result(timeout=self.timeout)
+        except (httpx.HTTPError, OSError, concurrent.futures.TimeoutError, concurrent.futures.CancelledError) as e:
+            raise ServerGone(f"/{api_name}: {type(e).__name__}: {e}") from None
+        data = data if isinstance(data, tuple) else (data,)
+        self.received.append(json.dumps(data, default=str))
+        return dict(zip(self.outputs[api_name], data))
 
     def close(self) -> None:
-        self.http.close()
+        abandon(self.client)
+
+
+def output_names(config: dict) -> dict[str, list[str | None]]:
+    """{api name: the elem_id of each output gradio_client returns} from an app's config (the client
+    leaves out layout blocks and session state, gradio_client.utils.SKIP_COMPONENTS)."""
+    components = {c["id"]: c for c in config["components"]}
+
+    def returned(cid: int) -> bool:
+        c = components[cid]
+        return not c.get("skip_api", c["type"] in SKIP_COMPONENTS)
+
+    return {d["api_name"]: [components[i].get("props", {}).get("elem_id") for i in d["outputs"] if returned(i)]
+            for d in config["dependencies"] if isinstance(d.get("api_name"), str)}
+
+
+def abandon(client: Client) -> None:
+    """Close a Client whose server may be gone.
+
+    gradio_client 2.7 reads results from one event stream per Client; when the server is killed that
+    stream ends silently and a pending call's reader waits for messages forever, in a pool thread that
+    the interpreter joins at exit. None in an event's pending messages is the client's own "cancelled"
+    signal (gradio_client.utils.stream_sse_v1plus): it ends those readers.
+    tests/eval_studies/test_loadtest.py pins this behaviour.
+    """
+    with client.pending_lock:
+        for pending in client.pending_messages_per_event.values():
+            pending.append(None)
+    client.close()
 
 
 class SimulatedRater:
@@ -116,34 +119,37 @@ class SimulatedRater:
     def __init__(self, base_url: str, raw_id: str, rng: np.random.Generator):
         self.raw_id = raw_id
         self.rng = rng
-        self.client = RaterClient(base_url, f"rater={raw_id}")
+        self.session = RaterSession(base_url, {"rater": raw_id})
         self.shown: str | None = None
         self.layout = ""
         self.finished = False
 
-    def _read(self, data: list) -> None:
-        # outputs of the load/start/vote events (ui.studies_tab): [state, layout, error, progress, feedback,
-        # prompt, left image, right image, shown trial, done text, done html (, anon id on load)]
-        layout, shown = data[1], data[8]
+    def _read(self, page: dict) -> None:
+        layout, shown = page["study-layout"], page["study-shown"]
         if layout == "error":
-            raise RuntimeError(f"error page: {data[2]}")
+            raise RuntimeError(f"error page: {page['study-error']}")
         if layout != self.layout:
             # the browser's layout.change event: panels, one image or two, button labels
-            self.client.call(("study-layout", "change"), [layout])
+            self.session.call("layout", layout)
             self.layout = layout
         self.finished = layout == "done"
         self.shown = str(shown) if layout.startswith("trial:") else None
 
     def open(self) -> None:
-        self.client.reload()
         self.layout = ""
-        self._read(self.client.call((None, "load"), [None]))
+        self._read(self.session.call("open", None))
         if self.layout == "consent":
-            self._read(self.client.call(("study-start", "click"), [None]))
+            self._read(self.session.call("start"))
 
-    def vote(self) -> None:
-        button = "study-left" if self.rng.random() < 0.5 else "study-right"
-        self._read(self.client.call((button, "click"), [None, self.shown, None]))
+    def vote(self) -> float:
+        """Answer the trial on screen; returns the vote's latency in ms (the layout event the browser
+        sends after a new kind of trial arrives is not part of it)."""
+        button = "vote_left" if self.rng.random() < 0.5 else "vote_right"
+        t0 = time.perf_counter()
+        page = self.session.call(button, self.shown, None)
+        latency = (time.perf_counter() - t0) * 1000
+        self._read(page)
+        return latency
 
 
 def free_port() -> int:
@@ -192,6 +198,7 @@ class Server:
 
 def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: int, workdir: Path,
         think_ms: float = 0.0) -> dict:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the clients' telemetry thread too
     server = Server(study_dir, free_port(), workdir / "server.log")
     server.start()
     study = load_study(study_dir)
@@ -234,9 +241,7 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
                 index = int(sim.shown)
                 if think_ms:
                     time.sleep(rng.exponential(think_ms) / 1000)
-                t0 = time.perf_counter()
-                sim.vote()
-                dt = (time.perf_counter() - t0) * 1000
+                dt = sim.vote()
                 if sim.shown == str(index):  # the same trial again: not recorded (server restarted)
                     with lock:
                         reasked.append((raw, index))
@@ -250,14 +255,14 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
                 # the server is down: wait for it, then reload the page (new session) and resume
                 time.sleep(0.5)
                 if sim is not None:
-                    sim.client.close()
+                    sim.session.close()
                 sim = None
             except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
                 with lock:
                     errors.append(f"rater {k}: {e!r}")
                 break
         if sim is not None:
-            sim.client.close()
+            sim.session.close()
 
     t0 = time.perf_counter()
     threads = [threading.Thread(target=rater_main, args=(k,)) for k in range(raters)]
@@ -293,17 +298,17 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
 def build_photo_study(src: Path, out: Path, items: int, trials: int) -> Path:
     """The load test's study: held-out photos and their Telea fills, at the demo's 256 x 256, with
     enough items for ``trials`` scored trials (+2 practice, +2 catch) per rater."""
-    from eval_studies.build import build_from_folder, central_hole, classic_fill, encode_png, load_heldout
+    from eval_studies.build import build_from_folder, encode_png, exported_fills, load_heldout, opencv_methods
 
     _, photos = load_heldout()
     if items + 4 > len(photos):
         raise ValueError(f"--votes needs {items + 4} held-out photos; there are {len(photos)}")
-    for cond in ("natural", "telea"):
+    photos = photos[:items + 4]
+    fills, _ = exported_fills(photos, opencv_methods(photos.shape[1])[:1])  # Telea
+    for cond, images in (("natural", photos), ("telea", fills["telea"])):
         (src / cond).mkdir(parents=True)
-    for i, im in enumerate(photos[:items + 4]):
-        (src / "natural" / f"{i:04d}.png").write_bytes(encode_png(im, im.shape[0]))
-        hole = central_hole(*im.shape[:2])
-        (src / "telea" / f"{i:04d}.png").write_bytes(encode_png(classic_fill(im, hole, "telea"), im.shape[0]))
+        for i, im in enumerate(images):
+            (src / cond / f"{i:04d}.png").write_bytes(encode_png(im, im.shape[0]))
     build_from_folder(src, out, study_id="loadtest", trials_per_rater=trials, practice=2, catch=2)
     return out
 

@@ -102,7 +102,8 @@ def simulate(spec: SimSpec, raters: int = 50, seed: int = 0) -> pd.DataFrame:
         real = rng.permutation(real)
         choice = np.where(real, "real", "fake")
         correct = np.where(real == (cond == spec.natural), "True", "False")
-        add(rater_of, "scored", "real_fake", item_of, cond, "", choice, choice, correct)
+        chosen = np.where(real, cond, "")           # as the study server writes it
+        add(rater_of, "scored", "real_fake", item_of, cond, "", choice, chosen, correct)
     # 3. catch trials: an untouched photo against a broken one; the failing raters miss exactly one
     failing = set(rng.choice(raters, size=min(spec.catch_failing_raters, raters), replace=False).tolist())
     for r in range(raters):

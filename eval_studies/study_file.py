@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval_studies.schema import TASKS
+from eval_studies.stimuli import check_images
 
 STUDY_FILES = ("study.json", "study.toml")
 STIMULI_DIR = "stimuli"
@@ -27,26 +28,33 @@ CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # completion codes
 URL_RE = re.compile(r"^https?://[^\s\"'<>]+$")
 RESERVED_PREFIX = "catch_"  # condition names of catch and practice stimuli in the log
 EXPOSURE_RANGE_MS = (50, 60_000)
+MIN_EXPOSURE_MS = 500  # an answer counts only after the images were on screen this long (default)
+MAX_VOTES_PER_MINUTE = 60  # per rater; more is refused (default)
+NATURAL_SHARE = 0.5  # share of scored real/fake trials that show natural images (default; as in HYPE)
+WITHDRAWN_VOTES = ("drop", "keep")  # what the report does with the votes of a rater who withdrew
+HYPE_TIME_DEFAULTS = {"start_ms": 500, "min_ms": 100, "max_ms": 1000, "step_ms": 50}
 
 DEFAULT_INSTRUCTIONS = (
     "You will see photos, one or two at a time.\n\n"
     "- **Two photos:** choose the one that looks **more real** (a real, untouched photo).\n"
     "- **One photo:** say whether it is a **real** photo or a **fake** (made or altered by a computer).\n\n"
-    "Answer with the buttons, or with the keyboard: **F** = left / real, **J** = right / fake. "
+    "Answer by tapping or clicking the buttons; on a keyboard, **F** answers left (or top) / real and **J** "
+    "right (or bottom) / fake. "
     "Go with your first impression; there is no time limit unless the photos disappear on their own. "
     "A few practice trials come first and tell you whether you were right."
 )
 DEFAULT_CONSENT = (
     "This is a research study about how realistic computer-generated images look. It takes about "
     "ten minutes. We record your answers, how long each answer took, and a pseudonymous id derived "
-    "from your link; nothing else. You may stop at any time by closing this page. "
-    "By pressing **Start** you agree to take part."
+    "from your link; nothing else. You may withdraw at any time with the **Withdraw** button, or stop by "
+    "closing this page. Choose **I agree** to take part, or **I do not agree** to leave now."
 )
 
 KNOWN_FIELDS = {
     "id", "title", "tasks", "conditions", "natural_condition", "pairs", "trials_per_rater",
     "practice_trials", "catch_trials", "catch_pool", "exposure_ms", "completion_code", "redirect_url",
-    "instructions", "consent",
+    "instructions", "consent", "min_exposure_ms", "max_votes_per_minute", "natural_share", "no_consent_code",
+    "no_consent_url", "withdrawn_votes", "hype_time",
 }
 
 
@@ -69,6 +77,14 @@ class Study:
     redirect_url: str | None = None
     instructions: str = DEFAULT_INSTRUCTIONS
     consent: str = DEFAULT_CONSENT
+    min_exposure_ms: int = MIN_EXPOSURE_MS
+    max_votes_per_minute: int = MAX_VOTES_PER_MINUTE
+    natural_share: float | None = None  # set when there are real/fake trials and a natural condition
+    no_consent_code: str | None = None
+    no_consent_url: str | None = None
+    withdrawn_votes: str = "drop"
+    hype_time: dict[str, int] | None = None  # the adaptive exposure staircase of HYPE-time, or None
+    image_size: tuple[int, int] | None = None  # (width, height) of every stimulus
 
     @property
     def stimuli_dir(self) -> Path:
@@ -103,12 +119,28 @@ def load_study(folder: Path) -> Study:
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text ({e})") from None
     try:
-        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        raw = json.loads(text, object_pairs_hook=_no_duplicates) if path.suffix == ".json" else tomllib.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML: {e}") from None
+    except DuplicateKey as e:
+        raise ValueError(f"{path}: key {e.args[0]!r} appears twice in one table; keep one "
+                         "(JSON readers would silently keep the last)") from None
     return parse_study(raw, Path(folder), source=str(path))
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKey(k)
+        out[k] = v
+    return out
 
 
 def _fail(source: str, fld: str, problem: str):
@@ -278,9 +310,13 @@ def parse_study(raw, folder: Path, source: str = "study") -> Study:
     url = raw.get("redirect_url")
     if url is not None and (not isinstance(url, str) or not URL_RE.match(url)):
         _fail(source, "redirect_url", f"must be an http(s) URL without spaces or quotes, got {url!r}")
-    if code is None and url is None:
-        _fail(source, "completion_code", "a study needs a completion_code, a redirect_url, or both, "
-                                         "so raters can prove they finished")
+    no_code = raw.get("no_consent_code")
+    if no_code is not None and (not isinstance(no_code, str) or not CODE_RE.match(no_code)):
+        _fail(source, "no_consent_code", f"must be 1-64 letters, digits, '_' or '-', got {no_code!r}")
+    no_url = raw.get("no_consent_url")
+    if no_url is not None and (not isinstance(no_url, str) or not URL_RE.match(no_url)):
+        _fail(source, "no_consent_url", f"must be an http(s) URL without spaces or quotes, got {no_url!r}")
+    pacing = _pacing(raw, source, tasks, natural, exposure)
     instructions = _text(raw, "instructions", source, DEFAULT_INSTRUCTIONS)
     consent = _text(raw, "consent", source, DEFAULT_CONSENT)
     # the rater sees these texts: they must not name a condition
@@ -291,12 +327,19 @@ def parse_study(raw, folder: Path, source: str = "study") -> Study:
             if len(c) >= 3 and re.search(rf"(?<![A-Za-z0-9]){re.escape(c)}(?![A-Za-z0-9])", text, re.I):
                 _fail(source, fld, f"names condition {c!r}; raters must not learn which condition they see")
 
+    # 7. the stimuli themselves: readable, and all of one size (a browser can measure dimensions)
+    files = {f"conditions.{c}.{it}": Path(folder) / STIMULI_DIR / s for c, v in conditions.items()
+             for it, s in v.items()}
+    files.update({f"catch_pool.{it}.{k}": Path(folder) / STIMULI_DIR / s for it, v in catch_pool.items()
+                  for k, s in v.items()})
+    size = check_images(files, source)
+
     return Study(
         folder=Path(folder), id=sid, title=title, tasks=tuple(tasks), conditions=conditions,
         items=tuple(sorted(all_items)), natural_condition=natural, pairs=tuple(pairs),
         trials_per_task=per_task, practice_trials=practice, catch_trials=catch, catch_pool=catch_pool,
         exposure_ms=exposure, completion_code=code, redirect_url=url, instructions=instructions,
-        consent=consent,
+        consent=consent, no_consent_code=no_code, no_consent_url=no_url, image_size=size, **pacing,
     )
 
 
@@ -313,4 +356,40 @@ def list_studies(root: Path) -> list[tuple[Path, Study | None, str | None]]:
             out.append((folder, load_study(folder), None))
         except ValueError as e:
             out.append((folder, None, str(e)))
+    return out
+
+
+def _pacing(raw: dict, source: str, tasks, natural: str | None, exposure: int | None) -> dict:
+    """The pacing, catch-design and withdrawal fields (docs/studies.md)."""
+    out = {"min_exposure_ms": _int(raw, "min_exposure_ms", source, MIN_EXPOSURE_MS, 0, 10_000),
+           "max_votes_per_minute": _int(raw, "max_votes_per_minute", source, MAX_VOTES_PER_MINUTE, 1, 600)}
+    share = raw.get("natural_share")
+    if share is not None:
+        if "real_fake" not in tasks or natural is None:
+            _fail(source, "natural_share", "needs the real_fake task and a natural_condition")
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1:
+            _fail(source, "natural_share", f"must be a number between 0 and 1 (exclusive), got {share!r}")
+    elif "real_fake" in tasks and natural is not None:
+        share = NATURAL_SHARE
+    out["natural_share"] = None if share is None else float(share)
+    withdrawn = raw.get("withdrawn_votes", "drop")
+    if withdrawn not in WITHDRAWN_VOTES:
+        _fail(source, "withdrawn_votes", f"must be one of {list(WITHDRAWN_VOTES)}, got {withdrawn!r}")
+    out["withdrawn_votes"] = withdrawn
+    hype = raw.get("hype_time")
+    if hype is not None and hype is not False:
+        if "real_fake" not in tasks or natural is None:
+            _fail(source, "hype_time", "needs the real_fake task and a natural_condition (HYPE-time scores "
+                                       "how fast raters tell real from fake)")
+        if exposure is not None:
+            _fail(source, "hype_time", "sets each trial's exposure itself: remove exposure_ms")
+        if hype is True:
+            hype = {}
+        if not isinstance(hype, dict) or set(hype) - set(HYPE_TIME_DEFAULTS):
+            _fail(source, "hype_time", f"must be true or a table with keys from {sorted(HYPE_TIME_DEFAULTS)}")
+        hype = {k: _int(hype, k, f"{source}: hype_time", v, *EXPOSURE_RANGE_MS)
+                for k, v in HYPE_TIME_DEFAULTS.items()}
+        if not hype["min_ms"] <= hype["start_ms"] <= hype["max_ms"] or hype["min_ms"] == hype["max_ms"]:
+            _fail(source, "hype_time", f"needs min_ms <= start_ms <= max_ms and min_ms < max_ms, got {hype}")
+        out["hype_time"] = hype
     return out

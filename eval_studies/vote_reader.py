@@ -2,7 +2,8 @@
 
 The raw logs are never edited (see STYLE.md, pattern 9). A log that cannot be trusted raises a ValueError
 naming the file and line; rows that are valid but do not belong in the tables (practice trials, catch trials,
-repeated answers to one trial) are kept in the frame with a reason and counted.
+repeated answers to one trial, and the votes of raters who withdrew when their study file says
+``withdrawn_votes: "drop"``, read from sessions.csv beside the log) are kept in the frame with a reason and counted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eval_studies.schema import CHOICES, TASKS, TRIAL_KINDS, VOTE_COLUMNS
+from eval_studies.schema import CHOICES, LOG_EXTRA_COLUMNS, TASKS, TRIAL_KINDS, VOTE_COLUMNS
 
 MAX_LISTED_PROBLEMS = 10
 TRUE_WORDS = {"true", "1", "yes", "y", "t"}
@@ -39,9 +40,24 @@ class Votes:
     def scored(self) -> pd.DataFrame:
         return self.frame[self.frame["excluded"] == ""]
 
+    def exclusion_text(self) -> str:
+        """'200 catch trials, 150 practice trials, 1 repeated answer to one trial' (or 'none')."""
+        return ", ".join(exclusion_phrase(k, v) for k, v in self.exclusion_counts().items()) or "none"
+
     def exclusion_counts(self) -> dict[str, int]:
         ex = self.frame.loc[self.frame["excluded"] != "", "excluded"]
         return {str(k): int(v) for k, v in ex.value_counts().sort_index().items()}
+
+
+WITHDRAWN = "vote of a rater who withdrew"
+EXCLUSION_PLURALS = {"practice trial": "practice trials", "catch trial": "catch trials",
+                     "repeated answer to one trial": "repeated answers to one trial",
+                     WITHDRAWN: "votes of raters who withdrew"}
+
+
+def exclusion_phrase(label: str, n: int) -> str:
+    """'1 catch trial', '3 catch trials', '2 repeated answers to one trial'."""
+    return f"{n} {label if n == 1 else EXCLUSION_PLURALS.get(label, label + 's')}"
 
 
 class _Problems:
@@ -186,6 +202,12 @@ def _validate(df: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
                     f"({r['choice']}: {r['left_condition' if r['choice'] == 'left' else 'right_condition']!r})"))
     flag((df["task"] == "real_fake") & (df["left_condition"] == ""),
          "a real_fake vote needs the shown image's condition in left_condition")
+    # real_fake: the server writes the shown condition for "real" and nothing for "fake" (older logs: the word)
+    rf = df["task"] == "real_fake"
+    said_real = (df["chosen_condition"] == df["left_condition"]) | (df["chosen_condition"] == "real")
+    said_fake = df["chosen_condition"].isin(("", "fake"))
+    flag(rf & (((df["choice"] == "real") & ~said_real) | ((df["choice"] == "fake") & ~said_fake)),
+         lambda r: f"chosen_condition {r['chosen_condition']!r} contradicts choice {r['choice']!r}")
 
     out = df.copy()
     ti = pd.to_numeric(df["trial_index"], errors="coerce")
@@ -200,6 +222,24 @@ def _validate(df: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
     correct, bad = _parse_bool(df["correct"])
     flag(bad, lambda r: f"correct {r['correct']!r} is not true/false (or empty)")
     out["correct"] = correct
+    expected = _catch_answer_right(df)
+    flag(expected.notna() & correct.notna() & (expected != correct).fillna(False),
+         lambda r: f"correct {r['correct']!r} contradicts the choice {r['choice']!r} in this catch trial "
+                   f"({r['left_condition']} / {r['right_condition'] or '-'})")
+    return out
+
+
+def _catch_answer_right(df: pd.DataFrame) -> pd.Series:
+    """Whether each catch answer is right, read from the condition names (the broken image's name ends in
+    'broken'); NA where the names do not tell."""
+    broken = {side: df[f"{side}_condition"].str.endswith("broken") for side in ("left", "right")}
+    out = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    catch = df["trial_kind"] == "catch"
+    pair = catch & (df["task"] == "pairwise") & (broken["left"] != broken["right"])
+    chose_broken = np.where(df["choice"] == "left", broken["left"], broken["right"])
+    out[pair] = ~chose_broken[pair.to_numpy()]
+    single = catch & (df["task"] == "real_fake") & (df["left_condition"] != "")
+    out[single] = (df["choice"] == np.where(broken["left"], "fake", "real"))[single]
     return out
 
 
@@ -233,7 +273,11 @@ def load_votes(paths, multi_study: bool = False) -> Votes:
     for path in paths:
         df, ex = read_log(path)
         extra += [e for e in ex if e not in extra]
-        df = df[list(VOTE_COLUMNS) + ["source"]]
+        for c in LOG_EXTRA_COLUMNS:  # exposure_ms: absent from older and simulated logs
+            if c not in df.columns:
+                df[c] = ""
+        df = df[list(VOTE_COLUMNS) + list(LOG_EXTRA_COLUMNS) + ["source"]]
+        df = _mark_withdrawn(df, path)
         if len(df):
             first = df["study_id"].iloc[0]
             other = df["study_id"] != first
@@ -263,4 +307,21 @@ def load_votes(paths, multi_study: bool = False) -> Votes:
     repeated = frame.iloc[order].duplicated(["study_id", "rater_id", "trial_kind", "trial_index"], keep="first")
     rep_idx = frame.index[order][repeated.to_numpy()]
     frame.loc[rep_idx, "excluded"] = "repeated answer to one trial"
+    frame.loc[frame.pop("_withdrawn").astype(bool), "excluded"] = WITHDRAWN
     return Votes(frame=frame, files=[str(p) for p in paths], study_ids=studies, extra_columns=extra)
+
+
+def _mark_withdrawn(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A `_withdrawn` column: True for the votes of raters who withdrew (sessions.csv beside the log) when the
+    study file beside it says withdrawn_votes = "drop" (the default; an unreadable study file counts as drop)."""
+    from eval_studies.rater_logs import withdrawn_raters
+    from eval_studies.study_file import load_study
+
+    gone = withdrawn_raters(path.parent)
+    policy = "drop"
+    if gone:
+        try:
+            policy = load_study(path.parent).withdrawn_votes
+        except ValueError:
+            pass
+    return df.assign(_withdrawn=df["rater_id"].isin(gone) if policy == "drop" else False)

@@ -27,12 +27,13 @@ from pathlib import Path
 from filelock import FileLock
 
 from eval_studies.assign import Trial, assign, hash_rater, study_key
-from eval_studies.schema import CHOICES, VOTE_COLUMNS
+from eval_studies.schema import CHOICES, LOG_EXTRA_COLUMNS, VOTE_COLUMNS
 
 APP_VERSION = "1.0"
 LOG_NAME = "votes.csv"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_RESPONSE_MS = 24 * 3600 * 1000
+LOG_COLUMNS = VOTE_COLUMNS + LOG_EXTRA_COLUMNS  # a new log's header; logs with VOTE_COLUMNS alone stay valid
 
 
 class VoteRefused(ValueError):
@@ -62,6 +63,7 @@ class VoteLog:
         self._done: dict[str, set[int]] = {}  # rater -> recorded trial indices
         self._rows = 0
         self._dupes = 0
+        self._columns = LOG_COLUMNS  # the header of the file on disk, once read
 
     # -- reading back --------------------------------------------------------------------------
     def _sync(self) -> None:
@@ -84,8 +86,9 @@ class VoteLog:
         rows = list(csv.reader(io.StringIO(text)))
         if self._offset == 0 and rows:
             header, rows = rows[0], rows[1:]
-            if tuple(header) != VOTE_COLUMNS:
-                raise ValueError(f"{self.path}: header {header} is not the vote log's {list(VOTE_COLUMNS)}")
+            if tuple(header) not in (VOTE_COLUMNS, LOG_COLUMNS):
+                raise ValueError(f"{self.path}: header {header} is not the vote log's {list(LOG_COLUMNS)}")
+            self._columns = tuple(header)
         ri, ti = VOTE_COLUMNS.index("rater_id"), VOTE_COLUMNS.index("trial_index")
         for row in rows:
             done = self._done.setdefault(row[ri], set())
@@ -120,6 +123,12 @@ class VoteLog:
             i += 1
         return i
 
+    def raters(self) -> list[str]:
+        """Every rater with a vote in this log."""
+        with self._tlock, self._flock:
+            self._sync()
+            return sorted(self._done)
+
     def counts(self) -> tuple[int, int]:
         """(votes, raters) recorded so far."""
         with self._tlock, self._flock:
@@ -128,7 +137,7 @@ class VoteLog:
 
     # -- writing -------------------------------------------------------------------------------
     def record(self, rater_id: str, trials: list[Trial], trial_index: int, choice: str,
-               response_ms: int) -> dict[str, str]:
+               response_ms: int, exposure_ms: int | None = None) -> dict[str, str]:
         """Append one vote and fsync it. Returns the row written. Raises VoteRefused / ValueError."""
         if not isinstance(trial_index, int) or not 0 <= trial_index < len(trials):
             raise VoteRefused(f"trial {trial_index!r} is not assigned to this rater "
@@ -166,10 +175,13 @@ class VoteLog:
                 "left_stimulus": trial.left_stimulus, "right_stimulus": trial.right_stimulus,
                 "choice": choice, "chosen_condition": chosen, "correct": correct,
                 "response_ms": str(response_ms), "app_version": APP_VERSION,
+                "exposure_ms": "" if exposure_ms is None else str(int(exposure_ms)),
             }
-            data = _line([row[c] for c in VOTE_COLUMNS]).encode("utf-8")
             if self._offset == 0:
-                data = _line(list(VOTE_COLUMNS)).encode("utf-8") + data
+                self._columns = LOG_COLUMNS
+            data = _line([row[c] for c in self._columns]).encode("utf-8")
+            if self._offset == 0:
+                data = _line(list(LOG_COLUMNS)).encode("utf-8") + data
             with open(self.path, "ab") as f:
                 f.write(data)
                 f.flush()
@@ -190,8 +202,8 @@ def read_votes(path: Path) -> list[dict[str, str]]:
     """All rows of a vote log as dicts (for tests and tools; the report has its own checked reader)."""
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != VOTE_COLUMNS:
-            raise ValueError(f"{path}: header {reader.fieldnames} is not the vote log's {list(VOTE_COLUMNS)}")
+        if tuple(reader.fieldnames or ()) not in (VOTE_COLUMNS, LOG_COLUMNS):
+            raise ValueError(f"{path}: header {reader.fieldnames} is not the vote log's {list(LOG_COLUMNS)}")
         return list(reader)
 
 

@@ -15,7 +15,8 @@ import time
 import numpy as np
 import torch
 
-from synth import data, generate
+from synth import data
+from synth.gan import generate
 
 
 def median_ms(fn, repeats: int) -> float:

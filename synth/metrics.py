@@ -9,9 +9,13 @@ import numpy as np
 from scipy import linalg
 
 
-def _as01(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    return a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
+def _hole_diff(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """out - original over the hole's pixels, in [0, 1] units (uint8 images are 0..255, floats [0, 1])."""
+    out, original = np.asarray(out), np.asarray(original)
+    if out.dtype == original.dtype == np.uint8:
+        return (out.astype(np.float64) - original.astype(np.float64))[mask] / 255.0
+    as01 = [a.astype(np.float64) / (255.0 if a.dtype == np.uint8 else 1.0) for a in (out, original)]
+    return (as01[0] - as01[1])[mask]
 
 
 def psnr_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
@@ -20,14 +24,14 @@ def psnr_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> flo
     mask = np.asarray(mask, bool)
     if not mask.any():
         return float("nan")
-    d = _as01(out)[mask] - _as01(original)[mask]
+    d = _hole_diff(out, original, mask)
     return float(10 * np.log10(1.0 / max(float(np.mean(d ** 2)), 1e-10)))
 
 
 def l1_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
     """Mean absolute error over the hole's pixels, in percent of the full range."""
     mask = np.asarray(mask, bool)
-    return float(np.abs(_as01(out)[mask] - _as01(original)[mask]).mean()) * 100
+    return float(np.abs(_hole_diff(out, original, np.asarray(mask, bool))).mean()) * 100
 
 
 def hole_scores(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[float, float]:

@@ -2,73 +2,38 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import gradio as gr
 import numpy as np
 import pandas as pd
 
-from synth import data, generate
-from synth.models import GENERATORS
-
-DISPLAY = 112  # digits are tiny: show them at 112 px with nearest-neighbour upscaling (pixels stay visible)
+from synth.gan import generate
 
 
-def _display(images: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for im in images:
-        im = im[..., 0] if im.shape[-1] == 1 else im
-        k = max(1, DISPLAY // im.shape[0])
-        out.append(np.kron(im, np.ones((k, k) + (1,) * (im.ndim - 2), dtype=np.uint8)))
-    return out
-
-
-def grid(images: np.ndarray, nrow: int = 8, pad: int = 2) -> np.ndarray:
-    """uint8 N x H x W x C -> one uint8 image, nrow per row, black padding."""
-    n, h, w, c = images.shape
-    rows = int(np.ceil(n / nrow))
-    out = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), np.uint8)
-    for i, im in enumerate(images):
-        r, q = divmod(i, nrow)
-        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = im
-    return out[..., 0] if c == 1 else out
-
-
-def _check_model(model: str) -> None:
-    if model not in generate.available():
-        raise gr.Error(f"Unknown model {model!r}. Choose one of: {', '.join(generate.available())}.")
+@contextmanager
+def _shown_to_the_user():
+    """synth never imports gradio: its ValueError becomes a gr.Error, whose sentence the page shows."""
+    try:
+        yield
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
 
 
 def generate_images(model: str, n: float, seed: float) -> list[np.ndarray]:
-    _check_model(model)
-    try:
-        return _display(generate.sample(model, n, seed))
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    with _shown_to_the_user():
+        return generate.sample_gallery(model, n, seed)
 
 
 def interpolate_images(model: str, seed_a: float, seed_b: float, steps: float,
                        mode: str = "linear") -> list[np.ndarray]:
-    _check_model(model)
-    try:
-        return _display(generate.interpolate(model, seed_a, seed_b, steps, mode))
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
+    with _shown_to_the_user():
+        return generate.walk_gallery(model, seed_a, seed_b, steps, mode)
 
 
 def architecture_table(model: str) -> tuple[pd.DataFrame, str]:
-    _check_model(model)
-    rows = generate.architecture(model)
-    df = pd.DataFrame(rows)[["layer", "type", "output", "params"]]
-    total = int(df["params"].sum())
-    spec = GENERATORS[model]
-    meta = generate.checkpoint.read_config(generate.checkpoint_dir(model))
-    info = (f"**{spec.title}**: generator with {total:,} parameters; trained {meta.get('step', '?')} steps "
-            f"({meta.get('wall_time_s', 0) / 60:.0f} min on a 2-core CPU). Shapes are traced from the live model.")
-    return df, info
-
-
-def training_curves(model: str) -> str | None:
-    path = generate.checkpoint_dir(model) / "losses.png"
-    return str(path) if path.exists() else None
+    with _shown_to_the_user():
+        return generate.architecture_table(model)
 
 
 def build_tab() -> None:
@@ -81,7 +46,7 @@ def build_tab() -> None:
                 "the same images.")
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            model = gr.Dropdown([(GENERATORS[m].title, m) for m in models], value=default, label="Model")
+            model = gr.Dropdown(generate.choices(), value=default, label="Model")
             n = gr.Slider(1, generate.MAX_SAMPLES, value=16, step=1, label="Number of images", elem_id="n-images")
             seed = gr.Number(value=0, label="Seed", elem_id="seed")
             go = gr.Button("Generate", variant="primary", elem_id="generate-btn")
@@ -103,11 +68,11 @@ def build_tab() -> None:
         with gr.Row():
             layers = gr.Dataframe(df0, label="Generator layers (output shape after each)", interactive=False)
             with gr.Column():
-                curves = gr.Image(training_curves(default), label="Training losses", type="filepath",
+                curves = gr.Image(generate.training_curves(default), label="Training losses", type="filepath",
                                   interactive=False)
-                real = gr.Image(value=grid(data.load("digits", "train").images[:32]), label="Real training digits",
+                real = gr.Image(value=generate.training_digits(32), label="Real training digits",
                                 interactive=False, format="png")
     go.click(generate_images, [model, n, seed], gallery, api_name="generate")
     walk.click(interpolate_images, [model, seed_a, seed_b, steps, mode], strip, api_name="interpolate")
     model.change(architecture_table, model, [layers, info], api_visibility="private").then(
-        training_curves, model, curves, api_visibility="private")
+        generate.training_curves, model, curves, api_visibility="private")

@@ -1,73 +1,19 @@
 """Hole filling tab: paint a hole (or generate one), see every method fill it, with PSNR against the original.
 
-A thin layer over synth.inpaint (the methods) and synth.masks (the mask generators). Named endpoint
+A thin layer over synth.inpaint (the methods, synth.inpaint.display's comparison) and synth.inpaint.masks
+(the mask generators); ui.editor reads the editor and the uploads. Named endpoint
 ``/inpaint(image, mask, method)``: mask white = hole. Every image leaves as lossless PNG.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import gradio as gr
 
-from synth import data, masks
-from synth.inpaint import REGISTRY, as_mask, as_rgb, get_inpainter
-from synth.inpaint.nearest import NearestNeighbour
+from synth.inpaint import REGISTRY, display, get_inpainter, masks
+from ui.editor import as_user_errors, editor_value, hole_editor, read_editor, read_photo_and_mask
 
 METHODS = list(REGISTRY)
-HOLE_RGBA = (255, 0, 255, 255)  # how a generated hole is drawn on the editor's layer
-
-
-def example_photos() -> dict[str, np.ndarray]:
-    """The held-out photos' 256x256 views: never seen by any trained model or the nearest-neighbour database."""
-    ex = data.load("photos256", "heldout")
-    return {data.PHOTO_SOURCES[int(i)][0]: im for im, i in zip(ex.images, ex.labels)}
-
-
-EXAMPLES = example_photos()
-
-
-def _error(e: Exception) -> gr.Error:
-    return gr.Error(str(e).rstrip(".") + ".")
-
-
-def psnr_in_hole(out: np.ndarray, original: np.ndarray, mask: np.ndarray) -> float:
-    mse = float(((out.astype(np.float64) - original.astype(np.float64))[mask] ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-def editor_value(image: np.ndarray, mask: np.ndarray | None = None) -> dict:
-    layers = []
-    if mask is not None:
-        layer = np.zeros((*mask.shape, 4), np.uint8)
-        layer[mask] = HOLE_RGBA
-        layers = [layer]
-    return {"background": image, "layers": layers, "composite": None}
-
-
-def read_editor(value) -> tuple[np.ndarray, np.ndarray]:
-    """ImageEditor value -> (original uint8 HxWx3, hole bool HxW). The hole is what was painted on the layers."""
-    if not value or value.get("background") is None:
-        raise gr.Error("Upload or pick a photo first.")
-    try:
-        image = as_rgb(np.asarray(value["background"]))
-    except ValueError as e:
-        raise _error(e)
-    h, w = image.shape[:2]
-    mask = np.zeros((h, w), bool)
-    for layer in value.get("layers") or []:
-        if layer is None:
-            continue
-        layer = np.asarray(layer)
-        if layer.shape[:2] != (h, w):
-            raise gr.Error(f"The painted layer is {layer.shape[1]}x{layer.shape[0]} but the photo is {w}x{h}.")
-        mask |= (layer[..., 3] > 0) if layer.ndim == 3 and layer.shape[2] == 4 else (layer.reshape(h, w, -1) > 0).any(2)
-    return image, mask
-
-
-def show_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = image.copy()
-    out[mask] = HOLE_RGBA[:3]
-    return out
+EXAMPLES = display.example_photos()
 
 
 def fill_all(value, progress=gr.Progress()):
@@ -77,25 +23,9 @@ def fill_all(value, progress=gr.Progress()):
         raise gr.Error("Paint a hole first (or press 'Make a hole'): the mask is empty.")
     if mask.all():
         raise gr.Error("The hole covers the whole photo: leave some of it to fill the hole from.")
-    gallery = [(show_hole(image, mask), f"the hole ({100 * mask.mean():.1f}% of the photo)"),
-               (image, "original (ground truth)")]
-    for i, name in enumerate(METHODS):
-        progress(i / (len(METHODS) + 1), desc=name)
-        try:
-            out = get_inpainter(name).fill(image, mask)
-        except ValueError as e:
-            raise _error(e)
-        gallery.append((out, f"{name}: PSNR {psnr_in_hole(out, image, mask):.1f} dB"))
-    progress(len(METHODS) / (len(METHODS) + 1), desc="nearest-neighbour candidates")
-    nn: NearestNeighbour = get_inpainter("nearest-neighbour")
-    cands = nn.candidates(as_rgb(image), mask)
-    cand_gallery = []
-    for i, c in enumerate(cands):
-        cand_gallery.append((c.image, f"#{i + 1}: PSNR {psnr_in_hole(c.image, image, mask):.1f} dB"))
-        cand_gallery.append((c.source, f"#{i + 1}: scene it was cut from (training crop {c.index})"))
-    note = (f"{mask.sum()} hole pixels. PSNR is measured inside the hole against the photo before the hole "
-            "was painted. Higher is closer to the original, not necessarily more plausible.")
-    return gallery, cand_gallery, note, [c.image for c in cands], None
+    with as_user_errors():
+        c = display.compare_methods(image, mask, progress)
+    return c.gallery, c.candidates, c.note, c.completions, None
 
 
 def pick_candidate(completions: list, evt: gr.SelectData):
@@ -106,6 +36,7 @@ def pick_candidate(completions: list, evt: gr.SelectData):
 
 
 def make_hole(value, kind: str, seed: float):
+    """The editor's photo with a generated hole (synth.inpaint.masks) on its layer."""
     image, _ = read_editor(value)
     h, w = image.shape[:2]
     return editor_value(image, masks.make_mask(kind, h, w, int(seed)))
@@ -117,40 +48,13 @@ def load_example(name: str):
     return editor_value(EXAMPLES[name])
 
 
-def read_image_file(path, what: str) -> np.ndarray:
-    """An uploaded file -> uint8 array, or a gr.Error naming the file that could not be read."""
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(path, np.ndarray):
-        return path
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("L", "LA", "RGB", "RGBA"):
-                im = im.convert("RGBA" if "A" in im.getbands() or im.mode == "P" else "RGB")
-            return np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise gr.Error(f"Could not read the {what} as an image (PNG, JPEG, WebP...): {type(e).__name__}.")
-
-
 def inpaint(image, mask, method: str):
     """The API: image (any RGB/RGBA/grey photo), mask (white = hole, same size), method name -> filled image."""
     if method not in REGISTRY:
         raise gr.Error(f"Unknown method {method!r}; available: {', '.join(METHODS)}.")
-    if image is None:
-        raise gr.Error("No image: send the photo to fill.")
-    if mask is None:
-        raise gr.Error("No mask: send a mask image, white where the hole is.")
-    image, mask = read_image_file(image, "photo"), read_image_file(mask, "mask")
-    try:
-        img = as_rgb(np.asarray(image))
-        m = np.asarray(mask)
-        if m.ndim == 3:
-            m = m[..., :3].max(axis=2) if m.shape[2] >= 3 else m[..., 0]
-        m = as_mask(m > 127, img.shape[:2])
+    img, m = read_photo_and_mask(image, mask)
+    with as_user_errors():
         return get_inpainter(method).fill(img, m)
-    except ValueError as e:
-        raise _error(e)
 
 
 def build_tab() -> None:
@@ -164,11 +68,7 @@ def build_tab() -> None:
         "loss 0.999 L2 + 0.001 adversarial (sharper). The example photos were never seen in training.")
     with gr.Row():
         with gr.Column(scale=1):
-            editor = gr.ImageEditor(
-                label="Photo: paint the hole with the brush", type="numpy", image_mode="RGBA", format="png",
-                sources=["upload", "clipboard"], layers=False, transforms=(),
-                brush=gr.Brush(colors=["#ff00ff"], color_mode="fixed", default_size=16),
-                eraser=gr.Eraser(default_size=16), canvas_size=(512, 512), elem_id="inpaint-editor")
+            editor = hole_editor((512, 512), "inpaint-editor")
             with gr.Row():
                 example = gr.Dropdown(sorted(EXAMPLES), label="Example photo (held out)", value=None,
                                       elem_id="inpaint-example")

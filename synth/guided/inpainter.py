@@ -5,16 +5,18 @@
     out = g.fill(image, mask, guidance)                # uint8 HxWx3 RGB, bool HxW (True = hole), uint8 RGB
     r = g.run(image, mask, guidance)                   # r.result, r.aligned, r.attention, r.guidance_box ...
 
-Like every hole filler (synth.inpaint.base): a square context window twice the hole's size, centred on it,
-goes to the model's 64x64 frame; the prediction comes back to the window's size and only the hole's pixels
-change, bit for bit. The guidance image is padded to a square (black bars; the transformer samples zeros
-outside the guidance anyway) and resized to 96x96. Not in synth.inpaint's registry: its ``fill`` needs a
+Like every learned hole filler, through the base class's context window (synth.inpaint.base:
+``Inpainter.context_window``): a square window twice the hole's size, centred on it, goes to the model's 64x64
+frame; the prediction comes back to the window's size and only the hole's pixels change, bit for bit. The
+guidance image is padded to a square (black bars; the transformer samples zeros outside the guidance anyway)
+and resized to 96x96. Neither an ``Inpainter`` subclass nor in synth.inpaint's registry: its ``fill`` needs a
 third argument.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -24,8 +26,8 @@ import torch
 from synth import checkpoint
 from synth.checkpoint import config_from_dict
 from synth.data import ASSETS
-from synth.inpaint.base import as_mask, as_rgb, context_window, crop_padded, hole_bbox, paste_window, resize
-from synth.models.guided import GuidedConfig, GuidedInpainting, masked_input
+from synth.guided.model import GuidedConfig, GuidedInpainting, masked_input
+from synth.inpaint.base import Inpainter, as_mask, as_rgb, hole_bbox, resize
 
 CHECKPOINTS = ASSETS / "checkpoints"
 VARIANTS = {"guided": "guided", "guided no-attention": "guided_noattn", "guided no-STN": "guided_nostn"}
@@ -42,6 +44,8 @@ class GuidedResult:
     theta: np.ndarray         # float32 2 x 3: the predicted transform (frame -> guidance, normalised coords)
     stage_boxes: np.ndarray | None = None   # float32 K x 4 x 2: guidance_box after each transformer stage,
                                             # coarse to fine (K = 1 + refinement passes; the last is guidance_box)
+    scale: float = 1.0        # theta read as a student would: its scale relative to the centre crop's,
+    rotation: float = 0.0     # and its rotation in degrees (describe_transform)
 
 
 def as_guidance(guidance) -> np.ndarray:
@@ -128,32 +132,43 @@ class GuidedInpainter:
             raise ValueError("the mask covers the whole image: nothing is left to fill the hole from")
         s, gs = self.cfg.image_size, self.cfg.guide_size
         # 1. the context window (the hole in its middle half), at the model's resolution
-        y0, x0, side = context_window(mask)
-        win = crop_padded(image, y0, x0, side)
-        win_mask = crop_padded(mask, y0, x0, side)
-        small = resize(win, s)
-        small_mask = resize(win_mask.astype(np.float32), s) > 0
+        win = Inpainter.context_window(image, mask, s)
+        side = win.side
         guide = square_guidance(guidance, gs)
         # 2. the model
-        out = self.forward(small[None], small_mask[None], guide[None])
+        out = self.forward(win.small[None], win.small_mask[None], guide[None])
         # 3. back to the window's size; only the hole changes
-        pred = resize(out["pred"][0], side)
-        result = paste_window(image, pred, y0, x0)
-        result = np.where(mask[..., None], result, image)
+        result = win.paste(image, mask, out["pred"][0])
         aligned = resize(out["aligned"][0], side)
         attention = cv2.resize(out["attention"][0], (side, side), interpolation=cv2.INTER_LINEAR)
         # 4. where the transformer looked: the hole's bounding box (window coords) mapped into the guidance
-        by0, bx0, by1, bx1 = hole_bbox(win_mask)
+        by0, bx0, by1, bx1 = hole_bbox(win.mask)
         corners = np.array([[bx0, by0], [bx1, by0], [bx1, by1], [bx0, by1]], np.float64) * (s / side)
         u = 2 * corners / s - 1
         sc, ox, oy = guidance_placement(guidance.shape[:2], gs)
         boxes = np.stack([(u @ t[:, :2].T + t[:, 2] + 1) * gs / 2 * sc - np.array([ox, oy])
                           for t in out["thetas"][0]]).astype(np.float32)
+        scale, rotation = self.describe_transform(out["theta"][0])
         return GuidedResult(result=result, aligned=aligned, attention=attention.astype(np.float32),
-                            window=(y0, x0, side), guidance_box=boxes[-1], theta=out["theta"][0],
-                            stage_boxes=boxes)
+                            window=(win.y0, win.x0, side), guidance_box=boxes[-1], theta=out["theta"][0],
+                            stage_boxes=boxes, scale=scale, rotation=rotation)
+
+    def describe_transform(self, theta: np.ndarray) -> tuple[float, float]:
+        """The transformer's 2 x 3 estimate decoded: (its scale relative to the fixed centre crop's, its
+        rotation in degrees)."""
+        scale = np.sqrt(abs(np.linalg.det(theta[:, :2]))) / self.cfg.base_scale
+        return float(scale), float(np.degrees(np.arctan2(theta[1, 0], theta[0, 0])))
 
     def fill(self, image, mask, guidance) -> np.ndarray:
         return self.run(image, mask, guidance).result
 
     __call__ = fill
+
+
+@lru_cache(maxsize=1)
+def default_inpainter() -> GuidedInpainter:
+    """The bundled model (assets/checkpoints/guided), loaded once and shared."""
+    if not (CHECKPOINTS / "guided" / "config.json").exists():
+        raise FileNotFoundError("no guided-inpainting checkpoint is bundled (assets/checkpoints/guided): train one "
+                                "with python -m synth.train guided and export it")
+    return GuidedInpainter()

@@ -123,7 +123,7 @@ def make_hole(kind: str, rng: np.random.Generator, frame: int = FRAME, hole: int
         else:
             m[lo:lo + hole, lo + off:lo + off + short] = True
     elif kind == "blob":
-        from synth import masks
+        from synth.inpaint import masks
 
         blob = masks.random_region(hole, hole, seed=int(rng.integers(2 ** 31)), cover=0.5, smooth=0.2)
         # stretched so its bounding box's longer side is ``hole``, as the tab's window scales a painted hole

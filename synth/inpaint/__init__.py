@@ -3,13 +3,16 @@
     from synth.inpaint import get_inpainter
     out = get_inpainter("telea").fill(image, mask)   # uint8 HxWx3 RGB, bool HxW (True = hole)
 
-A new method is one ``Inpainter`` subclass with a ``name`` added to REGISTRY.
+A new method is one ``Inpainter`` subclass with a ``name`` added to REGISTRY. The package also holds the
+masks (``masks``), the Context Encoder's network (``context_encoder``), its trainer (``train``), the
+hole-filling evaluation (``evaluate``) and what the tabs draw (``display``).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from . import masks
 from .base import Inpainter, as_mask, as_rgb
 from .classic import Biharmonic, MeanColour, NavierStokes, Telea
 from .learned import ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
@@ -37,4 +40,4 @@ def get_inpainter(name: str) -> Inpainter:
     return REGISTRY[name]()
 
 
-__all__ = ["REGISTRY", "Inpainter", "as_mask", "as_rgb", "get_inpainter"]
+__all__ = ["REGISTRY", "Inpainter", "as_mask", "as_rgb", "get_inpainter", "masks"]

@@ -3,9 +3,15 @@
 Conventions for every method: ``image`` is uint8 H x W x 3, RGB channel order; ``mask`` is bool H x W,
 True = hole (the pixels to invent). The result is uint8 H x W x 3 whose pixels outside the hole are the
 input's, bit for bit. Sides from 32 to 1024 px.
+
+A method that works at a fixed resolution (the Context Encoder, nearest-neighbour scene matching, guided
+inpainting) takes its input through ``Inpainter.context_window`` and gives its prediction back through
+``ContextWindow.paste``: the one place where the window around the hole is cut, resized and pasted back.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -81,6 +87,39 @@ class Inpainter:
     def _fill(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    @staticmethod
+    def context_window(image: np.ndarray, mask: np.ndarray, size: int) -> ContextWindow:
+        """The hole's surroundings at a model's resolution ``size``, for every method trained on fixed-size
+        crops (normalised ``image`` and a non-empty ``mask``, as ``_fill`` gets them)."""
+        # 1. a square twice the hole's size, centred on it (the hole in its middle half, as in the Context
+        #    Encoder's training); mirrored where it leaves the image
+        y0, x0, side = window_around(mask)
+        win = crop_padded(image, y0, x0, side)
+        win_mask = crop_padded(mask, y0, x0, side)
+        # 2. to the model's resolution; the hole grows to every pixel it touches
+        small = resize(win, size)
+        small_mask = resize(win_mask.astype(np.float32), size) > 0
+        return ContextWindow(y0, x0, side, win, win_mask, small, small_mask)
+
+
+@dataclass
+class ContextWindow:
+    """A square window around the hole, at full resolution and at a model's (``Inpainter.context_window``)."""
+
+    y0: int                  # top-left corner in the image (may be negative: the window can leave the image)
+    x0: int
+    side: int                # px, in the image
+    image: np.ndarray        # uint8 side x side x 3: the window, mirrored at the image border
+    mask: np.ndarray         # bool side x side, True = hole
+    small: np.ndarray        # uint8 size x size x 3: the window at the model's resolution
+    small_mask: np.ndarray   # bool size x size: the hole, grown to every pixel it touches
+
+    def paste(self, image: np.ndarray, mask: np.ndarray, patch: np.ndarray) -> np.ndarray:
+        """3. A prediction for the window (size x size, or already side x side) back to the window's size and
+        into ``image``: only the pixels of the hole (``mask``) change."""
+        out = paste_window(image, resize(patch, self.side), self.y0, self.x0)
+        return np.where(mask[..., None], out, image)
+
 
 def hole_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     """(y0, x0, y1, x1), exclusive ends."""
@@ -88,7 +127,7 @@ def hole_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
 
 
-def context_window(mask: np.ndarray, scale: float = 2.0, min_side: int = 16) -> tuple[int, int, int]:
+def window_around(mask: np.ndarray, scale: float = 2.0, min_side: int = 16) -> tuple[int, int, int]:
     """A square (y0, x0, side) centred on the hole's bounding box, ``scale`` times its longer side, so the
     hole sits in the middle half as in the Context Encoder's training. It may reach outside the image."""
     y0, x0, y1, x1 = hole_bbox(mask)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from synth import checkpoint
 from synth.checkpoint import config_from_dict
 from synth.data import ASSETS
-from synth.models.context_encoder import ContextEncoder, ContextEncoderConfig, masked_input
 
-from .base import Inpainter, context_window, crop_padded, paste_window, resize
+from .base import Inpainter
+from .context_encoder import ContextEncoder, ContextEncoderConfig, masked_input
 
 CHECKPOINTS = ASSETS / "checkpoints"
 
@@ -32,23 +31,19 @@ class ContextEncoderInpainter(Inpainter):
     @torch.no_grad()
     def _fill(self, image, mask):
         s = self.cfg.image_size
-        # 1. square window twice the hole's size, centred on it; mirrored where it leaves the image
-        y0, x0, side = context_window(mask)
-        win = crop_padded(image, y0, x0, side)
-        win_mask = crop_padded(mask, y0, x0, side)
-        # 2. to the trained resolution; the hole grows to every pixel it touches
-        small = resize(win, s)
-        small_mask = resize(win_mask.astype(np.float32), s) > 0
+        # 1. the context window at the trained resolution (the hole in its middle half)
+        win = self.context_window(image, mask, s)
+        small_mask = win.small_mask.copy()
         if self.mask_kind == "central":
             # trained on the central square: blank all of it (the hole's bounding box lies inside it)
             q = s // 4
             small_mask[q:s - q, q:s - q] = True
-        x = torch.from_numpy(small).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        x = torch.from_numpy(win.small).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         m = torch.from_numpy(small_mask)[None, None]
-        # 3. predict, back to the window's size, paste (the base class keeps known pixels exact)
+        # 2. predict; 3. back to the window's size and into the hole
         pred = self.model(masked_input(x, m), m)
         pred = pred[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
-        return paste_window(image, resize(pred, side), y0, x0)
+        return win.paste(image, mask, pred)
 
 
 class ContextEncoderL2(ContextEncoderInpainter):

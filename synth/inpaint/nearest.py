@@ -20,7 +20,7 @@ import numpy as np
 
 from synth import data
 
-from .base import Inpainter, context_window, crop_padded, known_band, paste_window, resize
+from .base import Inpainter, known_band, resize
 
 SIZE = 64       # database and descriptor resolution
 GRID = 16       # descriptor cells per side (4x4 px each)
@@ -112,28 +112,23 @@ class NearestNeighbour(Inpainter):
     def candidates(self, image: np.ndarray, mask: np.ndarray, k: int | None = None) -> list[Candidate]:
         """The k best completions, best first (``image``/``mask`` as for ``fill``, already normalised)."""
         k = k or self.k
-        y0, x0, side = context_window(mask, min_side=SIZE // 4)
-        win = crop_padded(image, y0, x0, side)
-        win_mask = crop_padded(mask, y0, x0, side)
-        small = resize(win, SIZE)
-        small_hole = resize(win_mask.astype(np.float32), SIZE) > 0
-        idx, dist = self.nearest(small, small_hole, 4 * k)
-        placed = [(i, dd, *self.place(small, small_hole, self.db[i])) for i, dd in zip(idx, dist)]
+        win = self.context_window(image, mask, SIZE)
+        idx, dist = self.nearest(win.small, win.small_mask, 4 * k)
+        placed = [(i, dd, *self.place(win.small, win.small_mask, self.db[i])) for i, dd in zip(idx, dist)]
         placed.sort(key=lambda t: t[3])                                # rank by the placement match
         out = []
         # 4. Poisson blending in the window at full resolution; boundary just outside the hole
+        side = win.side
         grow = max(1, side // 32)
-        blend_mask = cv2.dilate(win_mask.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) * 255
+        blend_mask = cv2.dilate(win.mask.astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) * 255
         blend_mask[:1], blend_mask[-1:], blend_mask[:, :1], blend_mask[:, -1:] = 0, 0, 0, 0
         bx, by, bw, bh = cv2.boundingRect(blend_mask)
         for i, dd, cand, err in placed[:k]:
             src = resize(cand, side)
             # fresh copies: this OpenCV build writes into its destination argument
-            blended = cv2.seamlessClone(src.copy(), win.copy(), blend_mask.copy(), (bx + bw // 2, by + bh // 2),
+            blended = cv2.seamlessClone(src.copy(), win.image.copy(), blend_mask.copy(), (bx + bw // 2, by + bh // 2),
                                         cv2.NORMAL_CLONE)
-            full = paste_window(image, blended, y0, x0)
-            full = np.where(mask[..., None], full, image)
-            out.append(Candidate(full, self.db[i], int(i), float(dd), float(err)))
+            out.append(Candidate(win.paste(image, mask, blended), self.db[i], int(i), float(dd), float(err)))
         return out
 
     def _fill(self, image, mask):

@@ -1,6 +1,6 @@
 """The GIRAFFE tab in real Chromium against the real app and its bundled checkpoint (assets/checkpoints/giraffe).
 
-SYNTH_GIRAFFE_DIR, when set, points the app at another checkpoint (see ui/giraffe_tab.py); the screenshot then goes
+SYNTH_GIRAFFE_DIR, when set, points the app at another checkpoint (see synth/giraffe/render.py); the screenshot then goes
 to out/ instead of docs/screenshots, so that the docs only ever show the bundled model.
 """
 
@@ -14,9 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from synth.giraffe import render as giraffe
 from tests.helpers import fill_number
-
-from ui import giraffe_tab as giraffe
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -31,7 +30,7 @@ MOVES = [("rotation", 90), ("elevation", 30), ("appearance", 1), ("depth", 1), (
 def checkpoint_present():
     folder = giraffe.default_folder()
     assert giraffe.has_checkpoint(folder), (
-        f"no GIRAFFE checkpoint in {folder}: export one with python -m synth.train_giraffe --export RUN {folder}")
+        f"no GIRAFFE checkpoint in {folder}: export one with python -m synth.train giraffe --export RUN {folder}")
 
 
 def pixels(page, img) -> np.ndarray:

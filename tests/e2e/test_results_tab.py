@@ -63,19 +63,23 @@ def test_wrong_then_right_password(launch_app, studies_root, page):
 
 def test_tab_helpers_in_process(studies_root, tmp_path):
     """The functions behind the tab, without a browser: study list, live counts, report files."""
+    from eval_studies import progress
     from ui import results_tab as results
 
     (studies_root / "empty-folder").mkdir()
-    assert results.list_studies(studies_root) == ["lecture"]
-    logs = sorted((studies_root / "lecture").glob("votes*.csv"))
-    summary, counts = results.live_counts(logs)
+    assert progress.result_folders(studies_root) == ["lecture"]
+    logs = progress.study_logs(studies_root, "lecture")
+    assert logs == sorted((studies_root / "lecture").glob("votes*.csv"))
+    with pytest.raises(KeyError, match="unknown study"):
+        progress.study_logs(studies_root, "../lecture")
+    summary, counts = progress.live_counts(logs)
     assert "from 20 raters" in summary and "80 catch trials, 60 practice trials" in summary
     assert counts["votes"].sum() == 10_000 and set(counts["votes"]) == {1000}
     assert counts.set_index("cell").loc["ours vs patchmatch", "raters"] == 20
     bad = tmp_path / "broken" / "votes.csv"
     bad.parent.mkdir()
     bad.write_bytes(b"")
-    summary, _ = results.live_counts([bad])
+    summary, _ = progress.live_counts([bad])
     assert "cannot be read" in summary and "line 1: the file is empty" in summary
     md, t1, t2, *_charts, files = results.build_report(logs, "", "", tmp_path / "out")
     assert t1.set_index("Study").loc["lecture-hole-filling", "patchmatch"] == "76.0%"

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+import httpx
 import pytest
 from PIL import Image
 
 from eval_studies.assign import assign, hash_rater, study_key
-from eval_studies.build import central_hole, classic_fill, encode_png, load_heldout
-from eval_studies.loadtest import RaterClient
+from eval_studies.build import encode_png, exported_fills, load_heldout, opencv_methods
+from eval_studies.loadtest import RaterSession
 from eval_studies.study_file import load_study
 from eval_studies.vote_writer import read_votes
 
@@ -35,12 +35,12 @@ def study_dir(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("study")
     src = tmp / "src"
     _, photos = load_heldout()
+    photos = photos[:N_ITEMS]
+    fills, _ = exported_fills(photos, opencv_methods(photos.shape[1]))
     for c in CONDITIONS:
         (src / c).mkdir(parents=True)
-    for i, im in enumerate(photos[:N_ITEMS]):
-        hole = central_hole(*im.shape[:2])
-        versions = {"untouchedkq": im, "ourmethodzq": classic_fill(im, hole, "navier_stokes"),
-                    "baselinexv": classic_fill(im, hole, "telea")}
+    for i, im in enumerate(photos):
+        versions = {"untouchedkq": im, "ourmethodzq": fills["navier_stokes"][i], "baselinexv": fills["telea"][i]}
         for c, arr in versions.items():
             (src / c / f"origfile_{i:02d}.png").write_bytes(encode_png(arr, im.shape[0]))
     out = tmp / "e2e-study"
@@ -281,42 +281,42 @@ def test_bad_rater_id_gets_a_clear_message(launch_app, page, study_dir):
 
 @pytest.mark.e2e
 def test_no_leak_in_event_payloads_and_forged_votes_refused(launch_app, study_dir):
-    """Over plain HTTP, what the browser's JavaScript does: every event payload is checked for names,
-    and a vote for a trial other than the one on screen records nothing."""
+    """Through gradio_client, the endpoints the browser's clicks call: every event payload is checked for
+    names, and a vote for a trial other than the one on screen records nothing."""
     app = launch_app("--study", str(study_dir))
-    client = RaterClient(app.url, "rater=http-rater-3")
-    data = client.call((None, "load"), [None])
-    assert data[1] == "consent"
-    data = client.call(("study-start", "click"), [None])
-    assert data[8] == "0"
+    session = RaterSession(app.url, {"rater": "http-rater-3"})
+    page = session.call("open", None)
+    assert page["study-layout"] == "consent"
+    page = session.call("start")
+    assert page["study-shown"] == "0"
     log = study_dir / "votes.csv"
     before = len(read_votes(log)) if log.exists() else 0
     # forged: claims trial 5 is on screen -> refused, the page shows trial 0 again
-    data = client.call(("study-left", "click"), [None, "5", None])
-    assert data[8] == "0" and "earlier trial" in data[4]
+    page = session.call("vote_left", "5", None)
+    assert page["study-shown"] == "0" and "earlier trial" in page["study-feedback"]
     assert (len(read_votes(log)) if log.exists() else 0) == before
     # honest votes to the end
     n = 0
-    while data[1] != "done":
-        data = client.call(("study-right", "click"), [None, data[8], None])
+    while page["study-layout"] != "done":
+        page = session.call("vote_right", page["study-shown"], None)
         n += 1
-    assert CODE in data[9]
+    assert CODE in page["study-done"]
     rater = hash_rater("http-rater-3", study_key(study_dir))
     mine = [r for r in read_votes(log) if r["rater_id"] == rater]
     assert len(mine) == n == 8
     # a repeated vote after the end records nothing
-    data = client.call(("study-right", "click"), [None, "7", None])
-    assert data[1] == "done"
+    page = session.call("vote_right", "7", None)
+    assert page["study-layout"] == "done"
     assert len([r for r in read_votes(log) if r["rater_id"] == rater]) == 8
-    for text in client.received:
+    for text in session.received:
         m = FORBIDDEN.search(text)
         assert not m, text[max(0, m.start() - 100):m.end() + 100]
     # the study folder is not served: not the answer key, the log, the key or a stimulus by its name
     stimulus = next((study_dir / "stimuli").iterdir())
     for secret in (study_dir / "study.json", log, study_dir / ".rater_key", stimulus):
-        r = client.http.get(f"/gradio_api/file={secret}")
+        r = httpx.get(f"{app.url}/gradio_api/file={secret}")
         assert r.status_code == 403, (secret, r.status_code)
-    client.close()
+    session.close()
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,10 @@ def test_one_rater_balanced_no_item_twice(study):
         assert sorted(pairs.values()) == [2, 2, 2]
         sides = Counter((t.left_condition, t.right_condition) for t in pw)
         assert all(n == 1 for n in sides.values()) and len(sides) == 6
+        # issue 19: half of the real/fake trials show natural images (natural_share 0.5, as in HYPE); 3 trials
+        # give 1 or 2 natural ones, the rest different fake conditions
         rf = Counter(t.left_condition for t in scored if t.task == "real_fake")
-        assert rf == {"natural": 1, "ours": 1, "base": 1}
+        assert rf["natural"] in (1, 2) and sum(rf.values()) == 3 and all(v == 1 for c, v in rf.items() if c != "natural")
         for t in scored:  # stimuli belong to the shown condition and item
             assert t.left_stimulus == study.conditions[t.left_condition][t.item]
             if t.task == "pairwise":
@@ -66,10 +68,9 @@ def test_answer_key(study):
                 assert {t.left_condition, t.right_condition} == {CATCH_REAL, CATCH_BROKEN}
                 assert t.answer == ("left" if t.left_condition == CATCH_REAL else "right")
                 assert t.left_stimulus == study.catch_pool[t.item]["real" if t.answer == "left" else "broken"]
-            elif t.kind == "catch":
-                assert (t.left_condition, t.answer) == (CATCH_BROKEN, "fake")
-            elif t.kind == "practice":
+            elif t.kind in ("practice", "catch"):  # issue 19: real and broken images, equally often
                 assert t.answer == ("real" if t.left_condition == CATCH_REAL else "fake")
+                assert t.left_stimulus == study.catch_pool[t.item]["real" if t.answer == "real" else "broken"]
             elif t.task == "pairwise":
                 if "natural" in (t.left_condition, t.right_condition):
                     assert t.answer == ("left" if t.left_condition == "natural" else "right")
@@ -99,7 +100,8 @@ def test_balance_over_many_raters(study_factory, tmp_path):
                 rf[t.left_condition] += 1
     # expected 4000 per pair: a multinomial spread is ~ +-1.5%; the per-rater rounds make it tighter
     assert all(abs(v / (4 * n / 3) - 1) < 0.03 for v in pairs.values()), pairs
-    assert all(abs(v / (2 * n / 3) - 1) < 0.04 for v in rf.values()), rf
+    # issue 19: natural_share 0.5 gives each rater exactly one natural of 2 real/fake trials
+    assert rf["natural"] == n and all(abs(rf[c] / (n / 2) - 1) < 0.06 for c in ("ours", "base")), rf
     # each condition appears in 2 of 3 pairs: on the left in half of those
     assert all(abs(v / (4 * n / 3) - 1) < 0.04 for v in sides.values()), sides
     assert abs(order["pairwise"] / n - 0.5) < 0.03
@@ -137,3 +139,26 @@ def test_rater_ids_are_hashed_with_the_study_key(tmp_path):
     (other / ".rater_key").write_bytes(b"short")
     with pytest.raises(ValueError, match="must hold 32 bytes"):
         study_key(other)
+
+
+def test_real_fake_catch_trials_hold_real_and_fake_equally(study_factory, tmp_path):
+    """Issue 19: a rater who always answers "fake" used to pass every real/fake catch trial."""
+    study = load_study(study_factory(tmp_path / "s", catch_trials=4, practice_trials=2))
+    always_fake_passes = 0
+    shown_real = Counter()
+    for i in range(400):
+        catch = [t for t in assign(study, f"r{i}") if t.kind == "catch" and t.task == "real_fake"]
+        assert len(catch) == 2 and {t.answer for t in catch} == {"real", "fake"}
+        always_fake_passes += all(t.answer == "fake" for t in catch)
+        shown_real.update(t.answer for t in catch)
+    assert always_fake_passes == 0 and shown_real["real"] == shown_real["fake"]
+
+
+def test_natural_share_sets_the_share_of_natural_trials(study_factory, tmp_path):
+    study = load_study(study_factory(tmp_path / "s", natural_share=0.25,
+                                     trials_per_rater={"pairwise": 1, "real_fake": 8}))
+    for i in range(50):
+        rf = [t for t in assign(study, f"r{i}") if t.kind == "scored" and t.task == "real_fake"]
+        assert sum(t.left_condition == "natural" for t in rf) == 2
+        fakes = Counter(t.left_condition for t in rf if t.left_condition != "natural")
+        assert sorted(fakes.values()) == [3, 3]  # the other conditions in full rounds

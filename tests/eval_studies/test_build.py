@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from eval_studies.build import (broken, build_demo, build_from_folder, central_hole, classic_fill, encode_png,
-                                load_heldout)
+from eval_studies.build import (DEMO_HOLE, broken, build_demo, build_from_folder, encode_png, exported_fills,
+                                load_heldout, opencv_methods)
 from eval_studies.study_file import load_study
+from synth.inpaint.masks import central
 
 ROOT = Path(__file__).resolve().parents[2]
 HEX_NAME = re.compile(r"^[0-9a-f]{32}\.png$")
@@ -51,12 +52,11 @@ def test_demo_command_builds_a_clean_study(tmp_path):
     assert study.tasks == ("pairwise", "real_fake") and study.natural_condition == "natural"
     assert {"natural", "telea", "navier_stokes"} <= set(study.conditions)
     assert study.completion_code and study.catch_trials == 4 and study.practice_trials == 2
-    if (ROOT / "synth" / "inpaint" / "__init__.py").exists():
-        # the project's own hole fillers join through synth.inpaint's registry, in a subprocess
-        assert "synth.inpaint gave" in proc.stdout
-        assert "context-encoder_L2_adv" in study.conditions
-        assert set(study.pairs) == {("context-encoder_L2_adv", c) for c in study.conditions
-                                    if c != "context-encoder_L2_adv"}
+    # the project's own hole fillers join through synth.inpaint's registry, in a subprocess
+    assert "synth.export_stimuli gave" in proc.stdout
+    assert "context-encoder_L2_adv" in study.conditions
+    assert set(study.pairs) == {("context-encoder_L2_adv", c) for c in study.conditions
+                                if c != "context-encoder_L2_adv"}
     files = check_stimuli(out, 256, forbidden=list(study.conditions) + ["natural", "catch"])
     n_cond = len(study.conditions)
     assert len(files) == n_cond * len(study.items) + 2 * len(study.catch_pool)
@@ -74,7 +74,7 @@ def test_demo_command_builds_a_clean_study(tmp_path):
     telea = np.asarray(Image.open(out / "stimuli" / study.conditions["telea"][item])).astype(int)
     diff = np.abs(telea - got).max(axis=2) > 0
     scale = 256 // photo.shape[0]
-    hole = np.kron(central_hole(*photo.shape[:2]), np.ones((scale, scale), bool))
+    hole = np.kron(central(*photo.shape[:2], frac=DEMO_HOLE["frac"]), np.ones((scale, scale), bool))
     near = np.zeros_like(hole)
     ys, xs = np.nonzero(hole)
     near[max(ys.min() - 3 * scale, 0):ys.max() + 3 * scale, max(xs.min() - 3 * scale, 0):xs.max() + 3 * scale] = True
@@ -154,39 +154,56 @@ def test_command_line_errors_leave_nothing_behind(tmp_path):
     assert not out.exists()
 
 
+FAKE_EXPORTER = """
+import argparse, json
+from pathlib import Path
+import numpy as np
+p = argparse.ArgumentParser(); p.add_argument('--request'); p.add_argument('--out')
+a = p.parse_args()
+req = json.loads(Path(a.request).read_text())
+images = np.load(Path(a.request).parent / req['images'])['images']
+out = Path(a.out); out.mkdir()
+masks = np.zeros(images.shape[:3], bool); masks[:, 8:16, 8:16] = True
+manifest = {'masks': 'masks.npz', 'fills': {}, 'skipped': {}}
+names = [m['condition'] for m in req['methods'] if m['name'] in ('telea', 'navier-stokes')]
+for name in names + ['inverted', 'bad name']:
+    fills = images.copy(); fills[masks] = 255 - fills[masks]
+    np.savez(out / f'{name}.npz', images=fills)
+    manifest['fills'][name] = f'{name}.npz'
+for m in req['methods']:
+    if m['condition'] not in names:
+        manifest['skipped'][m['name']] = 'no checkpoint'
+(out / 'manifest.json').write_text(json.dumps(manifest))
+"""
+
+
 def test_demo_adds_the_methods_an_exporter_gives(tmp_path):
     exporter = tmp_path / "fake_exporter.py"
-    exporter.write_text(
-        "import argparse, numpy as np\nfrom pathlib import Path\nfrom PIL import Image\n"
-        "p = argparse.ArgumentParser(); p.add_argument('--request'); p.add_argument('--out')\n"
-        "a = p.parse_args(); r = np.load(a.request)\n"
-        "for name in ('inverted', 'bad name'):\n"
-        "    d = Path(a.out) / name; d.mkdir(parents=True)\n"
-        "    for i, (im, m) in enumerate(zip(r['images'], r['masks'])):\n"
-        "        out = im.copy(); out[m] = 255 - out[m]\n"
-        "        Image.fromarray(out).save(d / f'{i}.png')\n")
+    exporter.write_text(FAKE_EXPORTER)
     out = tmp_path / "demo"
     _, notes = build_demo(out, n_items=30, n_pool=6, size=32, exporter=[sys.executable, str(exporter)])
     study = load_study(out)
     assert set(study.conditions) == {"natural", "telea", "navier_stokes", "inverted"}
     assert any("skipped ['bad name']" in n for n in notes)
+    assert any("'context-encoder L2+adv' cannot run (no checkpoint)" in n for n in notes)
     failing = tmp_path / "failing.py"
     failing.write_text("raise SystemExit('no checkpoints here')\n")
-    _, notes = build_demo(tmp_path / "demo2", n_items=30, n_pool=6, size=32,
-                          exporter=[sys.executable, str(failing)])
-    assert any("failed (no checkpoints here)" in n for n in notes)
-    assert any("classic methods only" in n for n in notes)
-    assert set(load_study(tmp_path / "demo2").conditions) == {"natural", "telea", "navier_stokes"}
+    with pytest.raises(ValueError, match=r"failed \(no checkpoints here\)"):
+        build_demo(tmp_path / "demo2", n_items=30, n_pool=6, size=32, exporter=[sys.executable, str(failing)])
+    assert not (tmp_path / "demo2").exists()
 
 
-def test_classic_fill_keeps_known_pixels_and_broken_moves_tiles():
+def test_opencv_fills_keep_known_pixels_and_broken_moves_tiles():
     rng = np.random.default_rng(3)
-    im = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    hole = central_hole(32, 32)
-    for method in ("telea", "navier_stokes"):
-        out = classic_fill(im, hole, method)
-        np.testing.assert_array_equal(out[~hole], im[~hole])
-        assert not np.array_equal(out[hole], im[hole])
+    ims = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    hole = central(32, 32, frac=DEMO_HOLE["frac"])
+    fills, notes = exported_fills(ims, opencv_methods(32))
+    assert set(fills) == {"telea", "navier_stokes"}, notes
+    for out in fills.values():
+        for o, im in zip(out, ims):
+            np.testing.assert_array_equal(o[~hole], im[~hole])
+            assert not np.array_equal(o[hole], im[hole])
+    im = ims[0]
     b = broken(im, seed=0)
     tiles = lambda x: [x[y:y + 8, c:c + 8].tobytes() for y in range(0, 32, 8) for c in range(0, 32, 8)]  # noqa: E731
     assert sorted(tiles(b)) == sorted(tiles(im)) and sum(a == c for a, c in zip(tiles(b), tiles(im))) <= 2

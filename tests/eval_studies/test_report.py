@@ -446,3 +446,184 @@ def test_quoted_fields_keep_their_line_numbers(tmp_path):
         load_votes([p])
     _write(p, [_row(), _row(vote_id="v2", item="a,b\nc")])
     assert load_votes([p]).frame["item"].tolist() == ["i1", "a,b\nc"]
+
+
+# ------------------------------------------------------------------ issue 18: primary analysis, json, bugs
+
+def _fail_catch(df: pd.DataFrame, rater: str, n: int) -> pd.DataFrame:
+    """The rater answers the first n of their catch trials wrongly (choice, chosen side and flag agree)."""
+    df = df.copy()
+    rows = df.index[(df.rater_id == rater) & (df.trial_kind == "catch")][:n]
+    for i in rows:
+        left = df.at[i, "choice"] != "left"
+        df.at[i, "choice"] = "left" if left else "right"
+        df.at[i, "chosen_condition"] = df.at[i, "left_condition" if left else "right_condition"]
+        df.at[i, "correct"] = "False"
+    return df
+
+
+def test_primary_columns_and_headline_intervals(lecture):
+    t = lecture.table("pairwise")
+    assert (t["primary_low"] < t["percent"] / 100).all() and (t["percent"] / 100 < t["primary_high"]).all()
+    assert (t["n_raters"] == 50).all() and (t["n_items"] == 40).all()
+    assert t["largest_rater_share"].tolist() == pytest.approx([20 / 1000] * 4)
+    assert t["primary_method"].str.startswith("two-way cluster-robust").all()
+    w = lecture.wide("pairwise", intervals=True)
+    assert list(w["Study"]) == ["lecture-hole-filling", "  95% interval"]
+    row = t.set_index("condition").loc["patchmatch"]
+    assert w["patchmatch"].iloc[1] == f"{100 * row.primary_low:.1f} to {100 * row.primary_high:.1f}"
+    md = report.render_markdown(lecture, {})
+    assert "| lecture-hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in md
+    assert "Wilson 95% (assumes independent votes)" in md and "Exact p vs 50% (assumes independent votes)" in md
+
+
+def test_real_vs_fake_is_a_difference_from_natural_with_holm_outside_natural(lecture, raw):
+    t = lecture.table("real_fake").set_index("condition")
+    assert np.isnan(t.loc["natural", "primary_p"]) and np.isnan(t.loc["natural", "primary_p_holm"])
+    assert t.loc["ours", "diff_vs_natural"] == pytest.approx(0.624 - 0.977)
+    assert t.loc["ours", "diff_low"] < 0.624 - 0.977 < t.loc["ours", "diff_high"] < 0
+    assert (t.drop("natural")["primary_test"] == "vs natural").all()
+    others = t.drop("natural")
+    assert others["primary_p_holm"].tolist() == pytest.approx(_holm_by_hand(others["primary_p"].tolist()))
+    assert "vs natural (95% interval)" in report.render_markdown(lecture, {})
+
+
+def test_json_has_one_object_per_cell(lecture, tmp_path):
+    import json
+    files = report.write_report(lecture, "json", tmp_path / "r.json")
+    assert files == [tmp_path / "r.json"]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert len(doc["cells"]) == len(lecture.cells)
+    cell = next(c for c in doc["cells"] if c.get("baseline") == "patchmatch")
+    for key in ("study", "task", "target", "votes", "raters", "items", "estimate", "primary_low", "primary_high",
+                "primary_p", "primary_p_adjusted", "primary_method", "wilson_low", "wilson_high", "exact_p",
+                "bootstrap_low", "bootstrap_high", "largest_rater_share"):
+        assert key in cell, key
+    assert (cell["study"], cell["task"], cell["target"], cell["votes"], cell["estimate"]) == \
+        ("lecture-hole-filling", "pairwise", "ours", 1000, 0.76)
+    nat = next(c for c in doc["cells"] if c.get("condition") == "natural")
+    assert nat["primary_p"] is None and nat["diff_vs_natural"] is None
+    assert report.main([str(tmp_path / "none.csv"), "--format", "json", "--out", str(tmp_path / "x.json")]) == 2
+
+
+def test_catch_threshold_text_counts_both(raw, tmp_path):
+    df = raw.copy()
+    failing_once = sorted(df.loc[(df.trial_kind == "catch") & (df.correct == "False"), "rater_id"].unique())
+    for r in ("sim-0010", "sim-0011", "sim-0012"):
+        df = _fail_catch(df, r, 1)
+    for r in ("sim-0020", "sim-0021"):
+        df = _fail_catch(df, r, 2)
+    rep = report.analyse(load_votes([simulate.write_log(df, tmp_path / "v.csv")]), n_boot=20, max_catch_failures=1)
+    md = report.render_markdown(rep, {})
+    assert len(failing_once) == 2
+    assert "7 rater(s) failed at least one; 2 failed more than 1 (the threshold, --max-catch-failures 1): " \
+           "sim-0020, sim-0021." in md
+    steps = rep.exclusion_steps.set_index("rule")
+    last = steps.iloc[-1]
+    assert (last["raters before"], last["raters after"]) == (50, 48)
+    assert steps.iloc[0]["votes before"] == len(df)
+
+
+def test_level_labels_follow_the_level(lecture_log):
+    rep = report.analyse(load_votes([lecture_log]), n_boot=50, level=0.9)
+    md = report.render_markdown(rep, {})
+    assert "Rater bootstrap 90% (this condition vs the mean)" in md and "Bootstrap 95%" not in md
+    assert "Wilson 90%" in md and "95%" not in md.replace("97.7%", "")
+
+
+def test_multi_study_keeps_raters_apart_and_holm_within_a_study(tmp_path):
+    spec = replace(simulate.LECTURE, votes_per_cell=200, pairwise={"patchmatch": 0.56, "global_local": 0.58})
+    a = simulate.write_log(simulate.simulate(spec, raters=8, seed=1), tmp_path / "a.csv")
+    df = simulate.simulate(replace(spec, study_id="second", pairwise={"patchmatch": 0.9}), raters=8, seed=2)
+    one = report.analyse(load_votes([a]), n_boot=20)
+    # the same rater id fails a catch trial only in the second study
+    b = simulate.write_log(_fail_catch(df, "sim-0005", 1), tmp_path / "b.csv")
+    both = report.analyse(load_votes([a, b], multi_study=True), n_boot=20)
+    first = both.table("pairwise").query("study_id == 'lecture-hole-filling'")
+    assert first["primary_p_holm"].tolist() == pytest.approx(one.table("pairwise")["primary_p_holm"].tolist())
+    assert first["p_holm"].tolist() == pytest.approx(one.table("pairwise")["p_holm"].tolist())
+    report.write_report(both, "csv", tmp_path / "r.csv")
+    raters = pd.read_csv(tmp_path / "r-raters.csv", dtype=str)
+    logs = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in (a, b)])
+    catch = logs[(logs.trial_kind == "catch") & (logs.correct == "False")]
+    by_hand = sorted(set(catch.study_id + "/" + catch.rater_id))
+    marked = raters[raters.failed_catch == "True"]
+    assert sorted(marked.study_id + "/" + marked.rater_id) == by_hand
+    assert "second/sim-0005" in by_hand and "lecture-hole-filling/sim-0005" not in by_hand
+
+
+def test_quality_csv_writes_counts_as_whole_numbers(lecture, tmp_path):
+    report.write_report(lecture, "csv", tmp_path / "r.csv")
+    q = dict(csv.reader(open(tmp_path / "r-quality.csv", newline="")))
+    assert q["votes_counted"] == str(lecture.votes_counted) and q["excluded: catch trial"] == "200"
+    assert not any(v.endswith(".0") for k, v in q.items() if not k.startswith(("alpha", "position_", "rt_")))
+
+
+def test_header_only_log_reads_sensibly(tmp_path):
+    rep = report.analyse(load_votes([_write(tmp_path / "votes.csv", [])]), n_boot=10)
+    md = report.render_markdown(rep, {})
+    assert md.startswith("# Study report: no votes yet") and "nan" not in md
+    assert "Response times: none recorded." in md
+
+
+def test_repeated_answers_are_plural_in_english(tmp_path, raw):
+    df = raw.copy()
+    dup = df[df.trial_kind == "scored"].iloc[[0, 1]].copy()
+    dup["vote_id"] = ["another-1", "another-2"]
+    dup["timestamp"] = "2099-01-01T00:00:00Z"
+    rep = report.analyse(load_votes([simulate.write_log(pd.concat([df, dup]), tmp_path / "v.csv")]), n_boot=10)
+    md = report.render_markdown(rep, {})
+    assert "2 repeated answers to one trial" in md and "one trials" not in md
+
+
+def test_plan_refuses_chance_rate_without_traceback_and_plans_in_raters(capsys):
+    assert report.main(["--plan", "--rate", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: rate must be in (0, 1) and differ from 0.5") and "Traceback" not in err
+    assert report.main(["--plan", "--rate", "0.6", "--icc", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "correlate by 0.100 (--icc)" in out and re.search(r"60%\s+0.05\s+0.8\s+194\s+199\s+210\s", out)
+    table = report.rater_plan_table([0.6], 0.05, 0.8, 0.1)
+    assert list(table["votes per rater"]) == [5, 10, 20, 40]
+    assert table["raters"].is_monotonic_decreasing and table["votes per cell"].is_monotonic_increasing
+
+
+def test_equal_response_times_are_not_outliers(raw, tmp_path):
+    df = raw.copy()
+    df["response_ms"] = "1234"
+    rep = report.analyse(load_votes([simulate.write_log(df, tmp_path / "v.csv")]), n_boot=10)
+    assert rep.raters["slow_answers"].sum() == 0 and rep.rt_limits[1] == pytest.approx(1234)
+
+
+def test_contradicting_rows_are_refused_with_file_and_line(tmp_path):
+    p = _write(tmp_path / "votes.csv", [
+        _row(),
+        _row(vote_id="v2", task="real_fake", right_condition="", right_stimulus="", choice="real",
+             chosen_condition=""),                                              # line 3: real, nothing chosen
+        _row(vote_id="v3", task="real_fake", right_condition="", right_stimulus="", choice="fake",
+             chosen_condition="ours"),                                          # line 4: fake, yet ours chosen
+        _row(vote_id="v4", trial_kind="catch", left_condition="catch_photo", right_condition="catch_broken",
+             choice="left", chosen_condition="catch_photo", correct="False"),   # line 5: right answer marked wrong
+        _row(vote_id="v5", trial_kind="catch", task="real_fake", left_condition="catch_broken",
+             right_condition="", right_stimulus="", choice="real", chosen_condition="catch_broken",
+             correct="1"),                                                      # line 6: broken judged real, "correct"
+        _row(vote_id="v6", trial_kind="catch", left_condition="catch_photo", right_condition="catch_broken",
+             choice="right", chosen_condition="catch_broken", correct="False"),  # line 7: consistent
+    ])
+    with pytest.raises(ValueError) as e:
+        load_votes([p])
+    refused = {int(n): text for n, text in re.findall(r": line (\d+): (.*)", str(e.value))}
+    assert refused[3] == "chosen_condition '' contradicts choice 'real'"
+    assert refused[4] == "chosen_condition 'ours' contradicts choice 'fake'"
+    assert refused[5].startswith("correct 'False' contradicts the choice 'left'")
+    assert refused[6].startswith("correct '1' contradicts the choice 'real'") and sorted(refused) == [3, 4, 5, 6]
+
+
+def test_position_biased_raters_are_listed(raw, tmp_path):
+    df = raw.copy()
+    m = (df.rater_id == "sim-0007") & (df.trial_kind == "scored") & (df.task == "pairwise")
+    df.loc[m, "choice"] = "left"
+    df.loc[m, "chosen_condition"] = df.loc[m, "left_condition"]
+    rep = report.analyse(load_votes([simulate.write_log(df, tmp_path / "v.csv")]), n_boot=10)
+    assert rep.raters.set_index("rater_id")["position_biased"].loc[lambda s: s].index.tolist() == ["sim-0007"]
+    assert "p < 0.05): sim-0007." in report.render_markdown(rep, {})

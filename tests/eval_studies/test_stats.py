@@ -191,3 +191,95 @@ def test_sample_size_plan():
 def test_exact_power_matches_binomtest_loop(n, rate):
     reject = [k for k in range(n + 1) if sps.binomtest(k, n, 0.5).pvalue <= 0.05]
     assert stats.exact_binomial_power(n, rate, 0.05) == pytest.approx(sps.binom.pmf(reject, n, rate).sum(), abs=1e-12)
+
+
+# ------------------------------------------------------------------ primary analysis (issue 18)
+
+def _cgm_by_hand(y, rater, item, null=0.5, level=0.95):
+    """Cameron-Gelbach-Miller two-way variance of a mean, written out with dictionaries."""
+    n = len(y)
+    p = sum(y) / n
+    e = [(v - p) / n for v in y]
+
+    def part(keys):
+        sums = {}
+        for k, v in zip(keys, e):
+            sums[k] = sums.get(k, 0.0) + v
+        g = len(sums)
+        return g / (g - 1) * sum(s * s for s in sums.values()), g
+
+    v_r, g_r = part(rater)
+    v_i, g_i = part(item)
+    v_ri, _ = part(list(zip(rater, item)))
+    v = v_r + v_i - v_ri
+    if v <= 0:
+        v = max(v_r, v_i)
+    df = 1 / (1 / (g_r - 1) + 1 / (g_i - 1))
+    se = v ** 0.5
+    t = sps.t.ppf(0.5 + level / 2, df)
+    return p, max(0, p - t * se), min(1, p + t * se), 2 * sps.t.sf(abs(p - null) / se, df), df
+
+
+def test_two_way_cluster_matches_hand_computation():
+    rng = np.random.default_rng(0)
+    n = 300
+    rater, item, cell = rng.integers(0, 15, n), rng.integers(0, 12, n), rng.integers(0, 2, n)
+    y = (rng.random(n) < 0.3 + 0.04 * rater / 15 + 0.3 * (item % 3 == 0)).astype(float)
+    res = stats.cluster_proportion(y, cell, rater, item, 2, 0.9)
+    for c in range(2):
+        m = cell == c
+        p, lo, hi, pv, df = _cgm_by_hand(list(y[m]), list(rater[m]), list(item[m]), level=0.9)
+        assert (res.estimate[c], res.low[c], res.high[c], res.p[c], res.df[c]) == pytest.approx((p, lo, hi, pv, df))
+    assert res.raters.tolist() == [len(set(rater[cell == c])) for c in range(2)]
+
+
+def test_cluster_interval_widens_with_rater_and_item_effects_and_handles_unanimity():
+    # 20 raters x 10 items, every rater on every item; half the raters always say yes
+    rater, item = np.repeat(np.arange(20), 10), np.tile(np.arange(10), 20)
+    y = (rater < 10).astype(float)
+    res = stats.cluster_proportion(y, np.zeros(200, int), rater, item, 1)
+    wl, wh = stats.wilson_interval(100, 200)
+    assert res.high[0] - res.low[0] > 2.5 * (wh - wl) and res.p[0] == pytest.approx(1.0)
+    # every vote agrees: the variance is 0; the interval treats each of the 20 raters as one vote
+    res = stats.cluster_proportion(np.ones(200), np.zeros(200, int), rater, item, 1)
+    lo, hi = stats.clopper_pearson_interval(20, 20)
+    assert (res.low[0], res.high[0]) == pytest.approx((float(lo), float(hi)))
+    assert res.p[0] == pytest.approx(sps.binomtest(20, 20).pvalue)
+
+
+def test_cluster_difference_is_first_minus_second_and_pairs_help():
+    rng = np.random.default_rng(1)
+    rater, item = np.repeat(np.arange(30), 20), np.tile(np.arange(20), 30)
+    taste = rng.normal(0, 1.5, 30)[rater]            # one taste per rater, shared by both conditions
+    first = np.tile(np.arange(20) % 2 == 0, 30)
+    y = (rng.random(600) < 1 / (1 + np.exp(-(taste + 0.8 * first)))).astype(float)
+    res = stats.cluster_difference(y, np.zeros(600, int), first, rater, item, 1)
+    assert res.estimate[0] == pytest.approx(y[first].mean() - y[~first].mean())
+    assert res.low[0] < res.estimate[0] < res.high[0] and res.p[0] < 0.05
+    # the same votes as two unrelated shares (different raters) give a wider interval: pairing removes taste
+    unpaired = stats.cluster_difference(y, np.zeros(600, int), first, np.where(first, rater, rater + 100), item, 1)
+    assert unpaired.high[0] - unpaired.low[0] > res.high[0] - res.low[0]
+
+
+def test_plan_reports_where_power_stays_above():
+    row = stats.sample_size(0.6, 0.05, 0.8)
+    assert (row.n_exact, row.n_stays) == (199, 210)              # the issue's saw-tooth: 0.787 at 200
+    assert stats.exact_binomial_power(200, 0.6, 0.05) < 0.8
+    assert all(stats.exact_binomial_power(n, 0.6, 0.05) >= 0.8 for n in range(210, 420))
+    icc = stats.intra_rater_correlation(0.5)
+    assert 0.04 < icc < 0.07 and stats.intra_rater_correlation(0.0) == pytest.approx(0.0, abs=1e-12)
+    few, _ = stats.raters_needed(40, 0.6, 0.05, 0.8, icc)
+    many, pw = stats.raters_needed(5, 0.6, 0.05, 0.8, icc)
+    assert few < many and pw >= 0.8 and stats.rater_power(many - 1, 5, 0.6, 0.05, icc) < 0.8
+    # more votes per rater than needed: still more total votes than independent votes would need
+    assert few * 40 > row.n_normal
+
+
+def test_calibration_runs_and_the_primary_interval_holds_where_binomial_ones_fail():
+    from eval_studies import calibration
+
+    df = calibration.calibrate(studies=150, n_boot=100, rater_sds=(1.0,), item_sds=(1.0,), rater_counts=(20,))
+    row = df.iloc[0]
+    assert 0.9 <= row["cover primary"] <= 0.99 and row["cover Wilson"] < 0.85
+    assert row["type-I exact binomial"] > 0.15 and row["type-I primary"] < 0.1
+    assert "| 1.0 | 1.0 | 20 |" in calibration.to_markdown(df)

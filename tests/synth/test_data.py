@@ -15,7 +15,7 @@ def test_digit_splits_are_disjoint_and_stratified():
 
 
 def test_classifier_splits_partition_heldout():
-    from synth.train import classifier_splits
+    from synth.gan.classifier import classifier_splits
 
     fit, ref = classifier_splits()
     assert len(fit) == 700 and len(ref) == 300 and not set(fit) & set(ref)

@@ -8,9 +8,12 @@ from PIL import Image
 
 from eval_studies.assign import assign
 from eval_studies.build import build_from_folder
+from eval_studies.loadtest import RaterSession
+from eval_studies.progress import STUDY_COLUMNS, serving_help, studies_overview, study_table
 from eval_studies.study_file import load_study
 from eval_studies.vote_writer import VoteLog
-from ui.studies_tab import STUDY_COLUMNS, build_rater_app, build_tab, serve_help, study_rows
+from ui.rater_app import RATER_API, RATER_LAUNCH_KWARGS, build_rater_app
+from ui.studies_tab import build_tab
 
 
 def make_study(out, **fields):
@@ -37,13 +40,15 @@ def test_rows_count_votes_and_show_broken_studies(tmp_path):
         trials = assign(study, rater)
         for t in trials[:3]:
             log.record(rater, trials, t.index, "left" if t.task == "pairwise" else "real", 10)
-    rows = {r[0]: dict(zip(STUDY_COLUMNS, r)) for r in study_rows(root)}
+    rows = {r[0]: dict(zip(STUDY_COLUMNS, r)) for r in study_table(root)}
     assert rows["good"]["votes"] == 6 and rows["good"]["raters"] == 2 and rows["good"]["status"] == "running"
     assert rows["good"]["trials per rater"] == study.total_trials
     assert rows["broken"]["status"].startswith("invalid:") and "exposure_ms" in rows["broken"]["status"]
-    help_text = serve_help(root)
-    assert f"python app.py --study {good}" in help_text and "PROLIFIC_PID" in help_text
-    assert "eval_studies.build --demo" in serve_help(tmp_path / "empty")
+    help_text = serving_help(root)
+    assert "python app.py --study STUDIES_ROOT/good" in help_text and "PROLIFIC_PID" in help_text
+    assert "eval_studies.build --demo" in serving_help(tmp_path / "empty")
+    # folder names only: what the tab's refresh returns holds no server path
+    assert str(tmp_path) not in repr(studies_overview(root)) + serving_help(tmp_path / "empty")
 
 
 def test_tab_and_rater_app_build(tmp_path):
@@ -55,3 +60,38 @@ def test_tab_and_rater_app_build(tmp_path):
     rater = build_rater_app(folder)
     kinds = {type(b).__name__ for b in rater.blocks.values()}
     assert "Tab" not in kinds and "Dataframe" not in kinds  # the study alone, no other tab, no results
+
+
+def test_rater_app_api_is_named_and_read_by_name(tmp_path):
+    """The rater app's events are named endpoints (callable by gradio_client, absent from the API page);
+    every other event is private, so nothing is callable as /lambda_N."""
+    folder = make_study(tmp_path / "s1")
+    rater = build_rater_app(folder)
+    for fn in rater.fns.values():
+        assert fn.api_visibility == "private" or fn.api_name in RATER_API, fn.api_name
+    rater.launch(prevent_thread_lock=True, **RATER_LAUNCH_KWARGS)
+    try:
+        session = RaterSession(rater.local_url, {"rater": "api-rater-1"})
+        page = session.call("open", None)
+        assert page["study-layout"] == "consent"
+        page = session.call("start")
+        assert page["study-shown"] == "0" and page["study-layout"].startswith("trial:")
+        page = session.call("vote_left", "3", None)  # not the trial on screen: refused, same trial again
+        assert page["study-shown"] == "0" and "earlier trial" in page["study-feedback"]
+        page = session.call("vote_right", "0", None)
+        assert page["study-shown"] == "1"
+        assert VoteLog(folder, load_study(folder).id).counts() == (1, 1)
+        assert session.client.view_api(print_info=False, return_format="dict")["named_endpoints"] == {}
+        session.close()
+    finally:
+        rater.close()
+
+
+def test_rater_app_queue_never_recomputes_the_analytics_summary(tmp_path):
+    """Pins the Gradio behaviour ui.rater_app.analytics_summary_off relies on: the queue reads
+    GRADIO_ANALYTICS_CACHE_FREQUENCY when it is created (there is no public setting for it)."""
+    import os
+
+    rater = build_rater_app(make_study(tmp_path / "s1"))
+    assert rater._queue.ANAYLTICS_CACHE_FREQUENCY == 2**62
+    assert "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ  # set for that moment only

@@ -1,0 +1,81 @@
+"""The GIRAFFE evaluation's measuring tools, on hand-made inputs and a tiny untrained generator."""
+
+import math
+
+import numpy as np
+import torch
+
+from synth.giraffe import counter as scene_counter
+from synth.giraffe import evaluate as eg
+from synth.giraffe import model as gi
+from tests.synth.giraffe.tiny import tiny_cfg
+
+
+def test_centroid_area_and_iou_on_known_masks():
+    a = torch.zeros(16, 16)
+    a[2:6, 10:14] = 1.0  # rows 2..5, columns 10..13
+    col, row, area = eg.centroid(a)
+    assert (col, row, area) == (12.0, 4.0, 16.0)
+    assert all(math.isnan(v) for v in eg.centroid(torch.zeros(16, 16))[:2])
+    b = torch.zeros(16, 16)
+    b[2:6, 12:16] = 1.0  # half overlap: 8 shared of 24 pixels
+    assert eg.iou(a, b) == 8 / 24 and eg.iou(a, a) == 1.0
+    assert math.isnan(eg.iou(torch.zeros(4, 4), torch.zeros(4, 4)))
+
+
+def test_winding_number_counts_turns_and_skips_gaps():
+    t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    centre = np.tile([5.0, -2.0], (16, 1))
+    circle = centre + np.stack([np.cos(t), np.sin(t)], 1)
+    assert abs(eg.winding_number(circle, centre) - 1) < 1e-9
+    assert abs(eg.winding_number(circle[::-1], centre) + 1) < 1e-9
+    assert abs(eg.winding_number(circle, centre + [10.0, 0.0])) < 1e-9  # a circle not around the point: 0 turns
+    gappy = circle.copy()
+    gappy[3] = np.nan  # an occluded frame
+    assert abs(eg.winding_number(gappy, centre) - 1) < 1e-9
+
+
+def test_spearman_ignores_missing_frames():
+    x = np.arange(9.0)
+    assert eg.spearman(x, x ** 3) == 1.0 and eg.spearman(x, -x) == -1.0
+    y = x.copy()
+    y[[1, 4]] = np.nan
+    assert eg.spearman(x, y) == 1.0
+    assert math.isnan(eg.spearman(x, np.ones(9)))
+
+
+def test_alpha_maps_at_feature_resolution_equal_the_generators_alpha():
+    torch.manual_seed(0)
+    G = gi.Generator(tiny_cfg()).eval()
+    lat = gi.sample_latents(G.cfg, 3, torch.Generator().manual_seed(1), n_objects=2)
+    with torch.no_grad():
+        ref = G(lat)["alpha"]
+    assert torch.allclose(eg.alpha_maps(G, lat, res=G.cfg.feature_size), ref, atol=1e-6)
+    hi = eg.alpha_maps(G, lat, res=64)
+    assert hi.shape == (3, G.cfg.n_objects + 1, 64, 64)
+    assert G.cfg.feature_size == 16  # the generator's own config is restored
+    assert torch.all(hi[:, 2:4] == 0)  # slots that do not exist have no alpha
+    assert torch.all(hi.sum(1) <= 1 + 1e-5)
+
+
+def test_cat_latents_and_sweep_move_only_the_asked_control():
+    G = gi.Generator(tiny_cfg()).eval()
+    a, lat = eg.sweep(G, 3, "horizontal", [-1.0, 0.0, 1.0])
+    assert a.shape[0] == 3 and len(lat) == 3
+    dy = lat.translation[:, 0, 1] - lat.translation[1, 0, 1]
+    assert torch.allclose(dy, torch.tensor([-1.0, 0.0, 1.0]))
+    assert torch.equal(lat.translation[:, 1], lat.translation[[1, 1, 1], 1])
+    # the projected centre follows the camera geometry: moving right moves the column right
+    cols = eg.projected_centre(lat, 0)[:, 0]
+    assert cols[0] < cols[1] < cols[2]
+
+
+def test_scene_counter_shapes_and_targets():
+    net = scene_counter.SceneCounter(scene_counter.CounterConfig(width=4, features=8)).eval()
+    imgs = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), np.uint8)
+    out = scene_counter.predict(net, imgs)
+    assert out["count_probs"].shape == (5, 4) and out["shape_probs"].shape == (5, 3)
+    assert out["features"].shape == (5, 8) and set(out["count"]) <= {1, 2, 3, 4}
+    labels = {"n_objects": np.array([1, 3]), "shape": np.array([[2, -1, -1, -1], [0, 0, 1, -1]], np.int8)}
+    count, present = scene_counter.targets(labels)
+    assert count.tolist() == [0, 2] and present.tolist() == [[0, 0, 1], [1, 1, 0]]

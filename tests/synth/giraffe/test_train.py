@@ -1,0 +1,64 @@
+"""The GIRAFFE trainer: a few steps, resume, export; the R1 penalty and the EMA."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from synth import checkpoint
+from synth.giraffe import model as gi
+from synth.giraffe import scenes
+from synth.giraffe import train as tg
+from synth.giraffe.train import r1_penalty
+from synth.training import update_ema
+from tests.synth.giraffe.tiny import TINY, tiny_cfg
+
+
+def test_trainer_smoke_resume_and_outputs(tmp_path, capsys):
+    scenes.export(16, tmp_path / "data" / "scenes", 0)
+    run = tmp_path / "run"
+    common = ["--out", str(run), "--data-root", str(tmp_path / "data"), "--batch", "4", "--threads", "1",
+              "--log-every", "1", "--config", json.dumps(TINY)]
+    tg.main(["--steps", "3", *common])
+    for f in ("args.json", "config.json", "generator.safetensors", "generator_ema.safetensors",
+              "discriminator.safetensors", "state.pt", "samples.png", "alpha.png", "losses.csv", "losses.png"):
+        assert (run / f).exists(), f
+    meta = checkpoint.read_config(run)
+    assert meta["model"] == "giraffe" and meta["step"] == 3 and "n_samples" in meta["scaled"] and meta["batch"] == 4
+    st = checkpoint.load_state(run / "state.pt")          # weights_only: nothing unpickled
+    assert st["step"] == 3
+    import pandas as pd
+
+    log = pd.read_csv(run / "losses.csv")
+    assert log["step"].tolist() == [1, 2, 3] and np.isfinite(log.drop(columns="step").to_numpy()).all()
+    # the EMA moved towards the trained weights, by (1 - beta) per step
+    G, G_ema = gi.Generator(tiny_cfg()), gi.load_giraffe(run)
+    checkpoint.load_part(run, "generator", G)
+    assert not torch.equal(G.object_field.fc_in.weight, G_ema.object_field.fc_in.weight)
+    tg.main(["--steps", "4", "--resume", *common])
+    assert "resumed" in capsys.readouterr().out
+    assert checkpoint.read_config(run)["step"] == 4 and len(pd.read_csv(run / "losses.csv")) == 4
+    dest = tg.main(["--export", str(run), str(tmp_path / "asset")])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        ["generator_ema.safetensors", "TRAINING.md", *tg.EXPORT_FILES])
+    assert "steps: 4 (batch 4)" in (dest / "TRAINING.md").read_text()
+    with torch.no_grad():
+        lat = gi.latents_for_seed(tiny_cfg(), 1, 2)
+        assert torch.equal(gi.load_giraffe(dest)(lat)["image"], gi.load_giraffe(run)(lat)["image"])
+    with pytest.raises(SystemExit, match="python -m synth.giraffe.scenes export"):
+        tg.main(["--steps", "1", "--out", str(tmp_path / "r2"), "--data-root", str(tmp_path / "nothing")])
+    with pytest.raises(FileNotFoundError, match="--resume: no"):
+        tg.main(["--steps", "1", "--resume", "--out", str(tmp_path / "r3"), "--data-root", str(tmp_path / "data")])
+
+
+def test_ema_and_r1_numbers():
+    a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
+    update_ema(a, b, 0.9)
+    assert torch.allclose(a.weight, 0.9 * wa + 0.1 * wb)
+    w = torch.randn(1, 3, 4, 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    d = (x * w).sum((1, 2, 3)) + (x ** 2).sum((1, 2, 3))          # grad = w + 2x per sample
+    expect = (w + 2 * x).pow(2).flatten(1).sum(1).mean()
+    assert r1_penalty(d, x).item() == pytest.approx(expect.item(), rel=1e-5)
