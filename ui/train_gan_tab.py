@@ -8,6 +8,7 @@ whose delete callback stops that training: no orphan threads.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import gradio as gr
 
@@ -19,22 +20,38 @@ OBJECTIVES = {
     "non-saturating: J(G) = -log D(G(z))": False,
     "minimax: J(G) = -J(D) (stalls)": True,
 }
+OPTIMIZERS = {"Adam (the DCGAN paper's)": "adam", "SGD with momentum (the GAN paper's)": "sgd"}
+DEFAULTS = live.LiveSettings()
+
+
+def preset(minimax: bool):
+    """The stall setting (the GAN paper's SGD, D trained alone first) with either J(G)."""
+    names = {v: k for k, v in OBJECTIVES.items()}
+    opt = {v: k for k, v in OPTIMIZERS.items()}
+    return names[minimax], live.STALL["lr"], opt[live.STALL["optimizer"]], live.STALL["d_first"]
+
+
+def defaults():
+    return (next(iter(OBJECTIVES)), DEFAULTS.lr, next(iter(OPTIMIZERS)), DEFAULTS.d_first)
 
 HELP = f"""
 A discriminator D learns to tell real digits (D(x) near 1) from the generator's fakes (D(G(z)) near 0) by
 minimising **J(D) = -log D(x) - log(1 - D(G(z)))**; the generator G is penalised when D spots its fakes.
 With the **minimax** objective G minimises -J(D), whose gradient vanishes when D wins early: J(D) falls to 0,
 D(fake) to 0, and the samples stay noise. The **non-saturating** J(G) = -log D(G(z)) keeps G learning.
+To see it, press **Minimax from a confident D** (the GAN paper's SGD, and D trained alone first until it rejects
+G's samples), then **Non-saturating, same start**, and Train after each.
 
 Each press of Train starts a fresh model (multilayer perceptrons, 28x28 digits) for this browser tab only; at
 most {MAX_RUNNING} trainings run on this machine at once. The grid shows the same 64 noise vectors every update.
 """
 
 
-def start(key: str | None, lr: float, steps: float, objective: str):
+def start(key: str | None, lr: float, steps: float, objective: str, optimizer: str, d_first: float):
     key = key or uuid.uuid4().hex
     try:
-        settings = live.LiveSettings(lr=lr, steps_per_update=steps, minimax=OBJECTIVES[objective])
+        settings = live.LiveSettings(lr=lr, steps_per_update=steps, minimax=OBJECTIVES.get(objective, False),
+                                     optimizer=OPTIMIZERS.get(optimizer, optimizer), d_first=d_first)
         POOL.start(key, settings)
     except ValueError as e:
         raise gr.Error(str(e)) from None
@@ -71,10 +88,17 @@ def build_tab() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             objective = gr.Radio(list(OBJECTIVES), value=next(iter(OBJECTIVES)), label="Generator's loss J(G)")
+            optimizer = gr.Radio(list(OPTIMIZERS), value=next(iter(OPTIMIZERS)), label="Optimiser")
+            d_first = gr.Slider(*live.D_FIRST_RANGE, value=DEFAULTS.d_first, step=100,
+                                label="D trains alone first (steps)")
             lr = gr.Number(value=live.LiveSettings.lr, label=f"Learning rate ({live.LR_RANGE[0]:g} to "
                                                                f"{live.LR_RANGE[1]:g})")
             steps = gr.Slider(*live.STEPS_RANGE, value=live.LiveSettings.steps_per_update, step=1,
                               label="Steps per update")
+            with gr.Row():
+                stall_btn = gr.Button("Minimax from a confident D", size="sm")
+                recover_btn = gr.Button("Non-saturating, same start", size="sm")
+                default_btn = gr.Button("Defaults", size="sm")
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary")
                 stop_btn = gr.Button("Stop")
@@ -88,7 +112,11 @@ def build_tab() -> None:
         outputs = gr.BarPlot(x="D(x)", y="images", color="batch", label="D's outputs on the last batches",
                              height=260)
     views = [grid, curves, outputs, status, timer]
-    train_btn.click(start, [key, lr, steps, objective], [key, timer], api_visibility="private")
+    settings = [objective, lr, optimizer, d_first]
+    stall_btn.click(partial(preset, True), None, settings, api_visibility="private")
+    recover_btn.click(partial(preset, False), None, settings, api_visibility="private")
+    default_btn.click(defaults, None, settings, api_visibility="private")
+    train_btn.click(start, [key, lr, steps, objective, optimizer, d_first], [key, timer], api_visibility="private")
     stop_btn.click(stop, key, views, api_visibility="private")
     reset_btn.click(reset, key, views, api_visibility="private")
     timer.tick(show, key, views, api_visibility="private", show_progress="hidden")

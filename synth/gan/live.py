@@ -30,9 +30,11 @@ from synth.gan import losses
 from synth.gan.gan import Discriminator, GANConfig, Generator
 from synth.training import update_ema
 
-LR_RANGE = (1e-5, 1e-2)
+LR_RANGE = (1e-5, 0.5)
 STEPS_RANGE = (1, 200)
 MAX_STEPS = 200_000          # a session stops by itself after this many steps
+D_FIRST_RANGE = (0, 3000)
+OPTIMIZERS = ("adam", "sgd")
 EMA_BETA = 0.99             # the sample grid shows an exponential moving average of G's weights
 GRID = 64                    # fixed-noise samples shown (8 x 8)
 # Smaller than the bundled GAN (256-512-1024 / 512-256) so it learns on a laptop CPU while the class watches.
@@ -47,6 +49,9 @@ class LiveSettings:
     batch: int = 64
     seed: int = 0
     d_steps: int = 1             # the paper's k: discriminator updates per generator update (Algorithm 1)
+    optimizer: str = "adam"      # "adam" (beta1 0.5, the DCGAN paper's) or "sgd" (momentum 0.5, the GAN paper's)
+    d_first: int = 0             # D trains alone this many steps first, until it rejects G's samples with high
+                                 # confidence, as "early in learning" (Goodfellow et al. 2014, section 3)
 
     def __post_init__(self):
         lo, hi = LR_RANGE
@@ -59,6 +64,19 @@ class LiveSettings:
             raise ValueError(f"steps per update must be a whole number from {lo} to {hi}, "
                              f"got {self.steps_per_update!r}")
         object.__setattr__(self, "steps_per_update", int(self.steps_per_update))
+        lo, hi = D_FIRST_RANGE
+        if isinstance(self.d_first, bool) or not float(self.d_first).is_integer() or not lo <= self.d_first <= hi:
+            raise ValueError(f"D's head start must be a whole number of steps from {lo} to {hi}, "
+                             f"got {self.d_first!r}")
+        object.__setattr__(self, "d_first", int(self.d_first))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+
+# The lecture's stall, one click away: the GAN paper's optimiser (SGD with momentum) and a discriminator that has
+# already learned to reject G's samples. Minimax then gets no gradient (J(D) -> 0, D(G(z)) -> 0, noise stays
+# noise); the non-saturating J(G) from the same start learns.
+STALL = {"optimizer": "sgd", "lr": 0.05, "d_first": 2000}
 
 
 @dataclass
@@ -97,9 +115,12 @@ class LiveGAN:
             torch.manual_seed(settings.seed)
             self.G, self.D = Generator(cfg), Discriminator(cfg)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)   # what the grid shows: steadier than G
-        betas = (0.5, 0.999)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=betas)
+        if settings.optimizer == "sgd":
+            self.opt_g, self.opt_d = (torch.optim.SGD(m.parameters(), lr=settings.lr, momentum=0.5)
+                                      for m in (self.G, self.D))
+        else:
+            self.opt_g, self.opt_d = (torch.optim.Adam(m.parameters(), lr=settings.lr, betas=(0.5, 0.999))
+                                      for m in (self.G, self.D))
         self.real = data.to_tensor(data.load("digits", "train").images)      # N x 1 x 28 x 28 in [-1, 1]
         self.fixed_z = torch.randn(GRID, cfg.nz, generator=torch.Generator().manual_seed(1234))
         self.step = 0
@@ -107,6 +128,7 @@ class LiveGAN:
         self.history: dict[str, list] = {"steps": [], "loss_d": [], "loss_g": []}
         self.last_real = self.last_fake = np.zeros(0, np.float32)
         self.rng_state = torch.Generator().manual_seed(settings.seed + 1).get_state()   # D's dropout
+        self.d_started = False
 
     def train(self, n_steps: int) -> None:
         """n_steps of the lecture's loop: 1. D on a real and a fake batch; 2. G through the updated D."""
@@ -127,16 +149,12 @@ class LiveGAN:
         self.seconds += time.perf_counter() - t0
 
     def _steps(self, n_steps: int, b: int, sums: np.ndarray) -> None:
+        if self.step == 0 and not self.d_started:
+            self.head_start()
         for _ in range(n_steps):
             # 1. discriminator, k times: minimise J(D) = -log D(x) - log(1 - D(G(z)))
             for _ in range(self.settings.d_steps):
-                real = self.real[torch.randint(len(self.real), (b,), generator=self.gen)]
-                fake = self.G(torch.randn(b, self.cfg.nz, generator=self.gen))
-                real_logits, fake_logits = self.D(real), self.D(fake.detach())
-                loss_d = losses.discriminator_loss(real_logits, fake_logits)
-                self.opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                self.opt_d.step()
+                loss_d, real_logits, fake_logits, fake = self._discriminator_step(b)
             # 2. generator: penalised when D spots its fakes
             loss_g = losses.generator_loss(self.D(fake), minimax=self.settings.minimax)
             self.opt_g.zero_grad(set_to_none=True)
@@ -146,6 +164,23 @@ class LiveGAN:
             sums += (loss_d.item(), loss_g.item())
             self.step += 1
         self._real_logits, self._fake_logits = real_logits, fake_logits
+
+    def head_start(self) -> None:
+        """settings.d_first updates of D alone, before G's first step (called by the first train())."""
+        for _ in range(self.settings.d_first):
+            self._discriminator_step(self.settings.batch)
+        self.d_started = True
+
+    def _discriminator_step(self, b: int):
+        """One update of D on a real and a fake batch: minimise J(D) = -log D(x) - log(1 - D(G(z)))."""
+        real = self.real[torch.randint(len(self.real), (b,), generator=self.gen)]
+        fake = self.G(torch.randn(b, self.cfg.nz, generator=self.gen))
+        real_logits, fake_logits = self.D(real), self.D(fake.detach())
+        loss_d = losses.discriminator_loss(real_logits, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d, real_logits, fake_logits, fake
 
     @torch.no_grad()
     def samples(self, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -324,18 +359,18 @@ def main(argv=None) -> None:
     p.add_argument("--bench", action="store_true", help="print the floors' table")
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--lr", type=float, default=LiveSettings.lr)
-    p.add_argument("--steps-per-update", type=int, default=LiveSettings.steps_per_update)
     args = p.parse_args(argv)
     if not args.bench:
         p.print_help()
         return
     share, conf = noise_share()
-    print(f"uniform noise: {share:.0%} of 64 samples at confidence >= 0.8 (mean top-class {conf:.2f})\n")
-    for minimax in (False, True):
-        s = LiveSettings(lr=args.lr, steps_per_update=args.steps_per_update, minimax=minimax)
-        print(f"### J(G) {'minimax (-J(D))' if minimax else 'non-saturating'}, lr {s.lr:g}, "
-              f"{args.threads} threads\n")
+    print(f"uniform noise: recognisable {share:.0%}; classifier confidence >= 0.8 alone {conf:.0%}\n")
+    runs = [("defaults: non-saturating J(G), Adam lr 2e-4", LiveSettings()),
+            ("minimax J(G) from a confident D (SGD lr 0.05, D alone 2000 steps first)",
+             LiveSettings(minimax=True, **STALL)),
+            ("non-saturating J(G) from the same start", LiveSettings(**STALL))]
+    for title, s in runs:
+        print(f"### {title}, {args.threads} threads\n")
         print("| seconds | steps | recognisable | confidence >= 0.8 alone | J(D) | J(G) | D(real) | D(fake) |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in bench(args.seconds, s, args.threads):

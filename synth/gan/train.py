@@ -54,6 +54,9 @@ def gan_parser(model: str) -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None,
                    help="also stop after this much wall time in this run (checkpointed; resume with --resume); "
                         "single process only")
+    p.add_argument("--dataset", default=None,
+                   help="training images: a bundled dataset's train split (default: the model's own, e.g. digits; "
+                        "mnist = 20,000 MNIST training digits, none of them held out)")
     p.add_argument("--keep-every", type=int, default=0,
                    help="also keep the generator of every N-th step in <out>/snapshots (for model selection)")
     return p
@@ -92,7 +95,7 @@ def train_gan(model: str, argv: list[str]) -> Path:
         G, D = DDP(G), DDP(D)
     g_mod, d_mod = (G.module, D.module) if ddp.world > 1 else (G, D)
 
-    imgs = data.load(spec.dataset, "train").images[: args.max_images]
+    imgs = data.load(args.dataset or spec.dataset, "train").images[: args.max_images]
     x = data.to_tensor(imgs, cfg.image_size)
     fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(1234))
     if ddp.main:
@@ -115,7 +118,8 @@ def train_gan(model: str, argv: list[str]) -> Path:
         g_mod.train()
         checkpoint.save_model(out, model, cfg, {"generator": shown, "discriminator": d_mod}, step=step,
                               wall_time_s=round(wall, 1), world_size=ddp.world, minimax=args.minimax,
-                              ema=args.ema, diffaug=args.diffaug, command=command)
+                              ema=args.ema, diffaug=args.diffaug,
+                              dataset=args.dataset or spec.dataset, command=command)
         save_training_state(state_path, parts, step=step, wall_time=wall)
         plot_losses(out / "losses.csv", out / "losses.png", cols)
 

@@ -1,5 +1,7 @@
 """Live GAN training: settings refused with clear messages, the loop's numbers, the pool's limits and threads."""
 
+import copy
+import dataclasses
 import threading
 import time
 
@@ -109,3 +111,32 @@ def test_recognisable_refuses_noise_that_the_classifier_alone_accepts():
     assert share == 0.0 and confident > 0.5
     held = data.load("digits", "heldout").images[300:364]        # not the 300 that set the distance limit
     assert live.recognisable(held).mean() >= 0.85
+
+
+def test_bad_head_start_and_optimizer_are_refused():
+    with pytest.raises(ValueError, match="head start"):
+        live.LiveSettings(d_first=-1)
+    with pytest.raises(ValueError, match="head start"):
+        live.LiveSettings(d_first=10**6)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        live.LiveSettings(optimizer="rmsprop")
+
+
+def test_minimax_stalls_where_non_saturating_learns():
+    """The lecture's claim in numbers, on a short run from the same confident discriminator: with minimax J(G)
+    J(D) is near 0, D(G(z)) near 0 and the samples are no better than noise; the non-saturating J(G) moves on."""
+    torch.set_num_threads(1)
+    noise_share, _ = live.noise_share()
+    stalled = live.LiveGAN(live.LiveSettings(minimax=True, **live.STALL))
+    with torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(stalled.rng_state)
+        stalled.head_start()                       # D learns to reject G's samples, once for both runs
+        stalled.rng_state = torch.get_rng_state()
+    learning = copy.deepcopy(stalled)
+    learning.settings = dataclasses.replace(stalled.settings, minimax=False)
+    for m in (stalled, learning):
+        for _ in range(8):
+            m.train(20)
+    assert stalled.history["loss_d"][-1] < 0.05 and stalled.last_fake.mean() < 0.05
+    assert live.recognisable_share(live.as_uint8(stalled.samples()))[0] <= noise_share
+    assert learning.history["loss_d"][-1] > 0.2 and learning.last_fake.mean() > 0.1
