@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from eval_studies import rater_checks, stats
+from eval_studies import hype, rater_checks, stats
 from eval_studies.vote_reader import Votes
 
 NATURAL_NAMES = ("natural", "real", "photo", "photos", "natural_images", "original", "ground_truth", "gt")
@@ -48,6 +48,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     max_catch_failures: int = 0
     exclusion_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    hype_time: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval_studies.hype: HYPE_COLUMNS
 
     def table(self, kind: str, raters: str = "all") -> pd.DataFrame:
         c = self.cells
@@ -301,4 +302,5 @@ def analyse(votes: Votes, target: str | None = None, natural: str | None = None,
         position=rater_checks.position_bias(pairs, level), agreement=rater_checks.agreement(scored),
         ranking=ranking, ranking_note=rnote, rt_limits=(rater_checks.FAST_MS, slow_limit), notes=notes,
         max_catch_failures=max_catch_failures,
-        exclusion_steps=rater_checks.exclusion_steps(frame, per, max_catch_failures))
+        exclusion_steps=rater_checks.exclusion_steps(frame, per, max_catch_failures),
+        hype_time=hype.hype_time_table(scored, level, n_boot, seed))

@@ -9,7 +9,11 @@ colour mode and PNG header say nothing about its condition. Only study.json, on 
 names to conditions.
 
 ``--from-folder SRC`` reads SRC/<condition>/<item>.<png|jpg|jpeg|webp|bmp>; every condition must have
-the same items (matched by file stem). Practice and catch trials use photos of the natural condition
+the same items (matched by file stem). 16-bit greyscale images are scaled to 8 bits (not clipped to white);
+non-square images are centre-cropped to a square (``--fit squash`` stretches them instead, as before); an image
+smaller than ``--size`` is upscaled with a note, and one needing more than MAX_UPSCALE x is refused unless
+``--allow-upscale`` (a 1 x 1 "photo" is a mistake, not a stimulus).
+Practice and catch trials use photos of the natural condition
 (``--natural``) set aside for that: the untouched photo against the same photo cut into shuffled tiles.
 
 ``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training,
@@ -50,6 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "assets" / "data"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DEFAULT_SIZE = 256
+MAX_UPSCALE = 8.0  # more than this needs --allow-upscale (the demo enlarges 64 px photos 4x)
+FITS = ("crop", "squash")
 EXPORTER = "synth.export_stimuli"
 
 
@@ -67,6 +73,29 @@ def encode_png(image: np.ndarray | Image.Image, size: int) -> bytes:
     buf = io.BytesIO()
     clean.save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
+
+
+def to_rgb8(im: Image.Image) -> np.ndarray:
+    """uint8 H x W x 3 from any image PIL reads; 16- and 32-bit greyscale is scaled, not clipped (Pillow's
+    convert("RGB") clips a 16-bit value above 255 to white)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        g = np.clip(np.round(a / top * 255), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        g = np.clip(np.round(a * (255 if a.max(initial=0) <= 1 else 1)), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
+def centre_crop(arr: np.ndarray) -> np.ndarray:
+    """The largest centred square of an H x W (x C) array."""
+    h, w = arr.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return arr[y:y + side, x:x + side]
 
 
 def write_stimulus(folder: Path, image, size: int) -> str:
@@ -290,7 +319,10 @@ def build_from_folder(src: Path, out: Path, *, study_id: str | None = None, task
                       natural: str | None = None, trials_per_rater: int | None = None, practice: int = 2,
                       catch: int = 2, size: int = DEFAULT_SIZE, completion_code: str | None = None,
                       redirect_url: str | None = None, exposure_ms: int | None = None,
-                      title: str | None = None, seed: int = 0) -> tuple[Path, list[str]]:
+                      title: str | None = None, seed: int = 0, fit: str = "crop",
+                      allow_upscale: bool = False) -> tuple[Path, list[str]]:
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     out = Path(out)
     _check_out(out)
     files = read_folder(src)
@@ -311,15 +343,21 @@ def build_from_folder(src: Path, out: Path, *, study_id: str | None = None, task
         pool_items = sorted(items[i] for i in rng.choice(len(items), size=n_pool, replace=False))
     study_items = [it for it in items if it not in pool_items]
 
+    shapes: dict[Path, tuple[int, int]] = {}
+
     def load(path: Path) -> np.ndarray:
         try:
             with Image.open(path) as im:
-                return np.asarray(im.convert("RGB"))
-        except OSError as e:
+                im.load()
+                arr = to_rgb8(im)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             raise ValueError(f"{path}: not a readable image ({e})") from None
+        shapes[path] = arr.shape[:2]
+        return centre_crop(arr) if fit == "crop" else arr
 
     conditions = {c: {it: load(files[c][it]) for it in study_items} for c in files}
     pool = {f"catch-{it}": load(files[natural][it]) for it in pool_items}
+    notes = _size_notes(shapes, size, fit, allow_upscale)
     n = trials_per_rater if trials_per_rater is not None else len(study_items)
     spec = {"id": study_id or item_name(Path(out).name), "tasks": list(tasks), "trials_per_rater": n,
             "practice_trials": practice, "catch_trials": catch}
@@ -335,8 +373,28 @@ def build_from_folder(src: Path, out: Path, *, study_id: str | None = None, task
     if exposure_ms:
         spec["exposure_ms"] = exposure_ms
     path = write_study(out, spec, conditions, pool, size)
-    return path, [f"{len(files)} conditions {sorted(files)}, {len(study_items)} items, "
-                  f"{len(pool_items)} set aside for practice/catch"]
+    return path, notes + [f"{len(files)} conditions {sorted(files)}, {len(study_items)} items, "
+                          f"{len(pool_items)} set aside for practice/catch"]
+
+
+def _size_notes(shapes: dict[Path, tuple[int, int]], size: int, fit: str, allow_upscale: bool) -> list[str]:
+    """Notes on what resizing does to the source images; ValueError for a large upscale not allowed."""
+    notes = []
+    side = {p: min(hw) for p, hw in shapes.items()}  # the shorter side limits the square either way
+    small = sorted((s, p) for p, s in side.items() if s < size)
+    if small:
+        s0, p0 = small[0]
+        if size / s0 > MAX_UPSCALE and not allow_upscale:
+            raise ValueError(f"{len(small)} image(s) are smaller than --size {size}, the smallest {p0} "
+                             f"({shapes[p0][1]}x{shapes[p0][0]}): upscaling it {size / s0:.0f}x would show raters a "
+                             "blur. Use a smaller --size, better images, or --allow-upscale")
+        notes.append(f"warning: {len(small)} image(s) are upscaled to {size}x{size} (smallest: {p0.name}, "
+                     f"{shapes[p0][1]}x{shapes[p0][0]})")
+    non_square = [p for p, (h, w) in shapes.items() if h != w]
+    if non_square:
+        how = "centre-cropped to a square" if fit == "crop" else "stretched to a square (--fit squash)"
+        notes.append(f"{len(non_square)} non-square image(s) {how}, e.g. {non_square[0].name}")
+    return notes
 
 
 def main(argv=None) -> None:
@@ -356,6 +414,10 @@ def main(argv=None) -> None:
     p.add_argument("--completion-code")
     p.add_argument("--redirect-url")
     p.add_argument("--exposure-ms", type=int)
+    p.add_argument("--fit", choices=FITS, default="crop",
+                   help="non-square images: centre crop (default) or squash to a square")
+    p.add_argument("--allow-upscale", action="store_true",
+                   help=f"build even when an image must be enlarged more than {MAX_UPSCALE:g}x")
     args = p.parse_args(argv)
     if not 16 <= args.size <= 2048:
         p.error(f"--size must be in 16..2048, got {args.size}")
@@ -368,7 +430,8 @@ def main(argv=None) -> None:
                 args.from_folder, args.out, study_id=args.study_id, tasks=tuple(args.tasks.split(",")),
                 natural=args.natural, trials_per_rater=args.trials_per_rater, practice=args.practice,
                 catch=args.catch, size=args.size, completion_code=args.completion_code,
-                redirect_url=args.redirect_url, exposure_ms=args.exposure_ms, title=args.title)
+                redirect_url=args.redirect_url, exposure_ms=args.exposure_ms, title=args.title, fit=args.fit,
+                allow_upscale=args.allow_upscale)
     except (ValueError, FileNotFoundError) as e:
         if created and args.out.is_dir():
             shutil.rmtree(args.out, ignore_errors=True)  # leave no half-built study behind

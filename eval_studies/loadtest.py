@@ -6,9 +6,12 @@
 It builds a study (or uses --study DIR, copied so the original's log is untouched), starts
 ``python app.py --study COPY`` on a free loopback port, and runs one thread per rater. Each rater is a
 gradio_client.Client of its own (one session, as one browser tab) whose calls carry ``?rater=ID``: it
-opens the page (``/open``, the page-load event), presses Start (``/start``), and answers its trials
-(``/vote_left``, ``/vote_right``), following each new layout as the browser does (``/layout``).
+opens the page (``/open``, the page-load event, which also hands out the rater's vote token), presses Start
+(``/start``), and answers its trials (``/vote_left``, ``/vote_right``, each with the token), presses Continue on
+the break screen between blocks (``/continue``), and follows each new layout as the browser does (``/layout``).
 Endpoints are called by name and outputs read by their components' elem_id (ui.rater_app, RATER_API).
+Each rater pauses before every answer as a person would: the study's minimum exposure (the server refuses
+faster answers) plus an exponential think time (``--think-ms``, mean 1500 ms).
 
 Latency of a vote: from sending the click to receiving the next trial, i.e. after the vote was
 fsynced; it includes gradio_client's own polling (it checks for results every 50 ms). With
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import json
 import os
 import shutil
@@ -122,31 +126,37 @@ class SimulatedRater:
         self.session = RaterSession(base_url, {"rater": raw_id})
         self.shown: str | None = None
         self.layout = ""
+        self.token = ""
         self.finished = False
+        self.breaks = 0
 
     def _read(self, page: dict) -> None:
         layout, shown = page["study-layout"], page["study-shown"]
         if layout == "error":
             raise RuntimeError(f"error page: {page['study-error']}")
+        self.token = page.get("study-token") or self.token
         if layout != self.layout:
-            # the browser's layout.change event: panels, one image or two, button labels
+            # the browser's layout.change event: panels, one image or two
             self.session.call("layout", layout)
             self.layout = layout
         self.finished = layout == "done"
         self.shown = str(shown) if layout.startswith("trial:") else None
+        if layout == "break":  # between blocks: the rater presses Continue
+            self.breaks += 1
+            self._read(self.session.call("continue", self.token))
 
     def open(self) -> None:
         self.layout = ""
         self._read(self.session.call("open", None))
         if self.layout == "consent":
-            self._read(self.session.call("start"))
+            self._read(self.session.call("start", self.token))
 
     def vote(self) -> float:
         """Answer the trial on screen; returns the vote's latency in ms (the layout event the browser
         sends after a new kind of trial arrives is not part of it)."""
         button = "vote_left" if self.rng.random() < 0.5 else "vote_right"
         t0 = time.perf_counter()
-        page = self.session.call(button, self.shown, None)
+        page = self.session.call(button, self.shown, self.token, None)
         latency = (time.perf_counter() - t0) * 1000
         self._read(page)
         return latency
@@ -196,17 +206,88 @@ class Server:
                 self.proc.kill()
 
 
+class Tally:
+    """What the raters of one process saw: latencies, acknowledged (raw id, trial), re-asked trials, errors."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.acked: list[tuple[str, int]] = []
+        self.reasked: list[tuple[str, int]] = []
+        self.errors: list[str] = []
+
+    def as_dict(self) -> dict:
+        return {"latencies": self.latencies, "acked": self.acked, "reasked": self.reasked, "errors": self.errors}
+
+
+def rater_main(k: int, url: str, votes: int, seed: int, think_ms: float, min_pause_s: float, tally: Tally,
+               server_up: threading.Event | None = None, after_ack=None) -> None:
+    """One simulated rater: open the link, vote `votes` times, reload and resume if the server goes away."""
+    rng = np.random.default_rng(seed * 1000 + k)
+    raw = f"load{k:04d}"
+    sim = None
+    done_votes = 0
+    while done_votes < votes:
+        try:
+            if server_up is not None:
+                server_up.wait(180)
+            if sim is None:
+                sim = SimulatedRater(url, raw, rng)
+                sim.open()
+            if sim.finished:
+                break
+            index = int(sim.shown)
+            time.sleep(min_pause_s + (rng.exponential(think_ms) / 1000 if think_ms else 0.0))
+            dt = sim.vote()
+            if sim.shown == str(index):  # the same trial again: not recorded (server restarted)
+                with tally.lock:
+                    tally.reasked.append((raw, index))
+                continue
+            with tally.lock:
+                tally.latencies.append(dt)
+                tally.acked.append((raw, index))
+            done_votes += 1
+            if after_ack is not None:
+                after_ack()
+        except ServerGone:
+            # the server is down: wait for it, then reload the page (new session) and resume
+            time.sleep(0.5)
+            if sim is not None:
+                sim.session.close()
+            sim = None
+        except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
+            with tally.lock:
+                tally.errors.append(f"rater {k}: {e!r}")
+            break
+    if sim is not None:
+        sim.session.close()
+
+
+def rater_batch(ks: list[int], url: str, votes: int, seed: int, think_ms: float, min_pause_s: float) -> dict:
+    """Raters `ks`, one thread each, in this process (a worker process of --processes)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    tally = Tally()
+    threads = [threading.Thread(target=rater_main, args=(k, url, votes, seed, think_ms, min_pause_s, tally))
+               for k in ks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tally.as_dict()
+
+
 def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: int, workdir: Path,
-        think_ms: float = 0.0) -> dict:
+        think_ms: float = 0.0, processes: int = 1) -> dict:
+    """Start the server, run the raters (threads; over `processes` worker processes when more than one, so
+    that hundreds of clients do not share one interpreter lock), check the log against what was acknowledged."""
+    if processes > 1 and kill_after is not None:
+        raise ValueError("--kill-after needs --processes 1 (the raters must see the server go and come back)")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the clients' telemetry thread too
     server = Server(study_dir, free_port(), workdir / "server.log")
     server.start()
     study = load_study(study_dir)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    acked: list[tuple[str, int]] = []  # (raw rater id, trial index) acknowledged by the server
-    errors: list[str] = []
-    reasked: list[tuple[str, int]] = []  # votes answered with the same trial: asked again, not recorded
+    min_pause_s = (study.min_exposure_ms + 30) / 1000  # the server refuses answers sooner than min_exposure_ms
+    tally = Tally()
     restarted = threading.Event()
     killed = threading.Event()
     server_up = threading.Event()
@@ -215,8 +296,8 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
     def maybe_kill():
         if kill_after is None or killed.is_set():
             return
-        with lock:
-            if len(acked) < kill_after or killed.is_set():
+        with tally.lock:
+            if len(tally.acked) < kill_after or killed.is_set():
                 return
             killed.set()
         server_up.clear()
@@ -225,51 +306,25 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
         restarted.set()
         server_up.set()
 
-    def rater_main(k: int):
-        rng = np.random.default_rng(seed * 1000 + k)
-        raw = f"load{k:04d}"
-        sim = None
-        done_votes = 0
-        while done_votes < votes:
-            try:
-                server_up.wait(180)
-                if sim is None:
-                    sim = SimulatedRater(server.url, raw, rng)
-                    sim.open()
-                if sim.finished:
-                    break
-                index = int(sim.shown)
-                if think_ms:
-                    time.sleep(rng.exponential(think_ms) / 1000)
-                dt = sim.vote()
-                if sim.shown == str(index):  # the same trial again: not recorded (server restarted)
-                    with lock:
-                        reasked.append((raw, index))
-                    continue
-                with lock:
-                    latencies.append(dt)
-                    acked.append((raw, index))
-                done_votes += 1
-                maybe_kill()
-            except ServerGone:
-                # the server is down: wait for it, then reload the page (new session) and resume
-                time.sleep(0.5)
-                if sim is not None:
-                    sim.session.close()
-                sim = None
-            except Exception as e:  # noqa: BLE001 - counted and reported, the run goes on
-                with lock:
-                    errors.append(f"rater {k}: {e!r}")
-                break
-        if sim is not None:
-            sim.session.close()
-
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=rater_main, args=(k,)) for k in range(raters)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if processes > 1:
+        import multiprocessing
+
+        chunks = [list(range(raters))[i::processes] for i in range(processes)]
+        with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as ex:
+            batch = functools.partial(rater_batch, url=server.url, votes=votes, seed=seed, think_ms=think_ms,
+                                      min_pause_s=min_pause_s)
+            parts = list(ex.map(batch, chunks))
+        for part in parts:
+            for name in ("latencies", "acked", "reasked", "errors"):
+                getattr(tally, name).extend(tuple(a) if name in ("acked", "reasked") else a for a in part[name])
+    else:
+        threads = [threading.Thread(target=rater_main, args=(k, server.url, votes, seed, think_ms, min_pause_s,
+                                                             tally, server_up, maybe_kill)) for k in range(raters)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     wall = time.perf_counter() - t0
     server.stop()
 
@@ -278,20 +333,21 @@ def run(study_dir: Path, raters: int, votes: int, kill_after: int | None, seed: 
     key = study_key(study_dir)
     rows = read_votes(study_dir / LOG_NAME)
     on_disk = Counter((r["rater_id"], int(r["trial_index"])) for r in rows)
-    acked_hashed = [(hash_rater(raw, key), i) for raw, i in acked]
+    acked_hashed = [(hash_rater(raw, key), i) for raw, i in tally.acked]
     lost = sum(1 for a in acked_hashed if a not in on_disk)
     duplicated = sum(n - 1 for n in on_disk.values() if n > 1)
     per_rater: dict[str, set[int]] = {}
     for rid, i in on_disk:
         per_rater.setdefault(rid, set()).add(i)
     gaps = sum(1 for s in per_rater.values() if s != set(range(len(s))))  # resumed somewhere else
-    lat = np.array(latencies) if latencies else np.array([np.nan])
+    lat = np.array(tally.latencies) if tally.latencies else np.array([np.nan])
     return {
-        "study": study.id, "raters": raters, "votes_per_rater": votes, "acknowledged": len(acked),
+        "study": study.id, "raters": raters, "votes_per_rater": votes, "acknowledged": len(tally.acked),
         "on_disk": len(rows), "lost": lost, "duplicated": duplicated, "raters_with_gaps": gaps,
         "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-        "max_ms": float(np.max(lat)), "votes_per_s": len(acked) / wall, "wall_s": wall,
-        "killed_and_restarted": restarted.is_set(), "asked_again": len(reasked), "errors": errors,
+        "max_ms": float(np.max(lat)), "votes_per_s": len(tally.acked) / wall, "wall_s": wall,
+        "killed_and_restarted": restarted.is_set(), "asked_again": len(tally.reasked), "errors": tally.errors,
+        "processes": processes,
     }
 
 
@@ -321,8 +377,12 @@ def main(argv=None) -> int:
     p.add_argument("--kill-after", type=int, help="SIGKILL the server after this many acknowledged votes, "
                                                   "restart it, and go on")
     p.add_argument("--think-ms", type=float, default=1500.0,
-                   help="mean pause before each vote, exponentially distributed (people need a second or "
-                        "more to judge a pair); 0 votes as fast as the server answers, a capacity test")
+                   help="mean pause before each vote beyond the study's minimum exposure, exponentially "
+                        "distributed (people need a second or more to judge a pair); 0 votes as soon as the "
+                        "server allows, a capacity test")
+    p.add_argument("--processes", type=int, default=1,
+                   help="spread the raters over this many client processes (for hundreds of raters; "
+                        "not with --kill-after)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args(argv)
@@ -333,10 +393,10 @@ def main(argv=None) -> int:
             shutil.copytree(args.study, study_dir, ignore=shutil.ignore_patterns(LOG_NAME, LOG_NAME + ".*"))
         else:
             build_photo_study(work / "src", study_dir, items=args.votes + 10, trials=args.votes - 4)
-        r = run(study_dir, args.raters, args.votes, args.kill_after, args.seed, work, args.think_ms)
+        r = run(study_dir, args.raters, args.votes, args.kill_after, args.seed, work, args.think_ms, args.processes)
     print(f"study {r['study']}: {r['raters']} raters x {r['votes_per_rater']} votes, "
           f"mean pause {args.think_ms:.0f} ms, "
-          f"{r['wall_s']:.1f} s, {r['votes_per_s']:.0f} votes/s"
+          f"{r['wall_s']:.1f} s, {r['votes_per_s']:.0f} votes/s, {r['processes']} client process(es)"
           + (", server SIGKILLed and restarted mid-run" if r["killed_and_restarted"] else ""))
     print(f"{'metric':<28}{'value':>12}{'floor':>12}")
     rows = [("vote latency p50 (ms)", f"{r['p50_ms']:.1f}", ""),

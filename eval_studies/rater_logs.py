@@ -74,9 +74,11 @@ class AppendLog:
                     self.on_row(dict(zip(self.columns, row)))
 
     def sync(self) -> None:
+        """Read what was appended since the last call. Readers take no file lock: rows are only ever appended,
+        and a line still being written (no newline yet) is left for the next call."""
         if self.on_row is None:
             return
-        with self._tlock, self._flock:
+        with self._tlock:
             self._sync_locked()
 
     def append(self, row: dict, unless: Callable[[], bool] | None = None) -> bool:

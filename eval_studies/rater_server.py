@@ -149,8 +149,9 @@ class StudyServer:
         key = (rater_id, trial.index)
         exposure = self._exposure(rater_id, trial)
         now_ms = int(time.time() * 1000)
-        self.shown.append({"rater_id": rater_id, "trial_index": trial.index, "first_shown_ms": now_ms,
-                           "exposure_ms": exposure or ""}, unless=lambda: key in self._first)
+        if key not in self._first:  # the first sending is written once, under the file lock
+            self.shown.append({"rater_id": rater_id, "trial_index": trial.index, "first_shown_ms": now_ms,
+                               "exposure_ms": exposure or ""}, unless=lambda: key in self._first)
         first_ms, exposure = self._first[key]
         spent = bool(exposure) and key in self._sent or (bool(exposure) and now_ms - first_ms > exposure)
         self._sent[key] = time.monotonic()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from eval_studies.analysis import CELL_COLUMNS, Report, fmt_ci, fmt_diff, fmt_pct
 from eval_studies.charts import charts
+from eval_studies.hype import hype_wide
 from eval_studies.rater_checks import FAST_MS, OUTLIER_SHARE, SLOW_IQR
 from eval_studies.vote_reader import exclusion_phrase
 
@@ -121,6 +122,10 @@ def sections(rep: Report) -> list[tuple[str, str, object]]:
         s.append(("h2", "Table 2. Real vs fake: % of votes judging the image real", None))
         headline, detail = _table_sections(rep, "real_fake", "all", "Table 2")
         s += [headline, ("chart", "realism", None), detail]
+    if len(rep.hype_time):
+        s.append(("table", f"HYPE-time per condition: mean exposure threshold over raters in ms ({100 * rep.level:g}% "
+                           "bootstrap interval over raters); higher = harder to tell from real. See eval_studies.hype",
+                  hype_wide(rep.hype_time, rep.level)))
     if rep.cells.empty:
         s.append(("p", "", "No scored votes yet: nothing to tabulate."))
     s += _quality_sections(rep)

@@ -38,8 +38,6 @@ DEFAULT_INSTRUCTIONS = (
     "You will see photos, one or two at a time.\n\n"
     "- **Two photos:** choose the one that looks **more real** (a real, untouched photo).\n"
     "- **One photo:** say whether it is a **real** photo or a **fake** (made or altered by a computer).\n\n"
-    "Answer by tapping or clicking the buttons; on a keyboard, **F** answers left (or top) / real and **J** "
-    "right (or bottom) / fake. "
     "Go with your first impression; there is no time limit unless the photos disappear on their own. "
     "A few practice trials come first and tell you whether you were right."
 )
@@ -304,18 +302,15 @@ def parse_study(raw, folder: Path, source: str = "study") -> Study:
 
     # 6. timing, completion, texts
     exposure = _int(raw, "exposure_ms", source, None, *EXPOSURE_RANGE_MS)
-    code = raw.get("completion_code")
-    if code is not None and (not isinstance(code, str) or not CODE_RE.match(code)):
-        _fail(source, "completion_code", f"must be 1-64 letters, digits, '_' or '-', got {code!r}")
-    url = raw.get("redirect_url")
-    if url is not None and (not isinstance(url, str) or not URL_RE.match(url)):
-        _fail(source, "redirect_url", f"must be an http(s) URL without spaces or quotes, got {url!r}")
-    no_code = raw.get("no_consent_code")
-    if no_code is not None and (not isinstance(no_code, str) or not CODE_RE.match(no_code)):
-        _fail(source, "no_consent_code", f"must be 1-64 letters, digits, '_' or '-', got {no_code!r}")
-    no_url = raw.get("no_consent_url")
-    if no_url is not None and (not isinstance(no_url, str) or not URL_RE.match(no_url)):
-        _fail(source, "no_consent_url", f"must be an http(s) URL without spaces or quotes, got {no_url!r}")
+    rules = {CODE_RE: "must be 1-64 letters, digits, '_' or '-'",
+             URL_RE: "must be an http(s) URL without spaces or quotes"}
+    for field, pattern in (("completion_code", CODE_RE), ("redirect_url", URL_RE),
+                           ("no_consent_code", CODE_RE), ("no_consent_url", URL_RE)):
+        value = raw.get(field)
+        if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+            _fail(source, field, f"{rules[pattern]}, got {value!r}")
+    code, url = raw.get("completion_code"), raw.get("redirect_url")
+    no_code, no_url = raw.get("no_consent_code"), raw.get("no_consent_url")
     pacing = _pacing(raw, source, tasks, natural, exposure)
     instructions = _text(raw, "instructions", source, DEFAULT_INSTRUCTIONS)
     consent = _text(raw, "consent", source, DEFAULT_CONSENT)

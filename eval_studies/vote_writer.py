@@ -26,7 +26,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from eval_studies.assign import Trial, assign, hash_rater, study_key
+from eval_studies.assign import Trial
 from eval_studies.schema import CHOICES, LOG_EXTRA_COLUMNS, VOTE_COLUMNS
 
 APP_VERSION = "1.0"
@@ -205,59 +205,3 @@ def read_votes(path: Path) -> list[dict[str, str]]:
         if tuple(reader.fieldnames or ()) not in (VOTE_COLUMNS, LOG_COLUMNS):
             raise ValueError(f"{path}: header {reader.fieldnames} is not the vote log's {list(LOG_COLUMNS)}")
         return list(reader)
-
-
-class StudyServer:
-    """Everything a rater front end needs, for one study folder: ids, trials, images, votes.
-
-    One instance per server process; it is thread-safe. Several processes may serve the same folder.
-    """
-
-    def __init__(self, folder: Path):
-        from eval_studies.study_file import load_study
-
-        self.folder = Path(folder)
-        self.study = load_study(self.folder)
-        self.key = study_key(self.folder)
-        self.log = VoteLog(self.folder, self.study.id)
-        self._lock = threading.Lock()
-        self._trials: dict[str, list[Trial]] = {}
-        self._images: dict[str, object] = {}
-
-    def rater_id(self, raw_id: str) -> str:
-        return hash_rater(raw_id, self.key)
-
-    def trials(self, rater_id: str) -> list[Trial]:
-        with self._lock:
-            if rater_id not in self._trials:
-                if len(self._trials) > 10_000:
-                    self._trials.clear()
-                self._trials[rater_id] = assign(self.study, rater_id)
-            return self._trials[rater_id]
-
-    def current(self, rater_id: str) -> Trial | None:
-        """The trial this rater answers next, None when finished."""
-        trials = self.trials(rater_id)
-        i = self.log.next_index(rater_id)
-        return trials[i] if i < len(trials) else None
-
-    def vote(self, rater_id: str, trial_index: int, choice: str, response_ms: int) -> dict[str, str]:
-        return self.log.record(rater_id, self.trials(rater_id), trial_index, choice, response_ms)
-
-    def image(self, stimulus: str):
-        """The stimulus as a uint8 HxWx3 array (pixels only: no file name, no metadata)."""
-        import numpy as np
-        from PIL import Image
-
-        with self._lock:
-            arr = self._images.get(stimulus)
-        if arr is None:
-            path = self.study.stimuli_dir / stimulus
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB"))
-            arr.setflags(write=False)
-            with self._lock:
-                if len(self._images) > 5000:
-                    self._images.clear()
-                self._images[stimulus] = arr
-        return arr

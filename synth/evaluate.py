@@ -17,13 +17,8 @@ from synth.giraffe import evaluate as giraffe_evaluate
 from synth.guided import evaluate as guided_evaluate
 from synth.inpaint import evaluate as inpaint_evaluate
 
-EVALUATIONS = {
-    "generation": gan_evaluate.main,
-    "snapshots": gan_evaluate.snapshots_main,
-    "giraffe": giraffe_evaluate.main,
-    "inpainting": inpaint_evaluate.main,
-    "guided": guided_evaluate.main,
-}
+EVALUATIONS = {"generation": gan_evaluate.main, "snapshots": gan_evaluate.snapshots_main,
+               "giraffe": giraffe_evaluate.main, "inpainting": inpaint_evaluate.main, "guided": guided_evaluate.main}
 
 
 def main(argv=None) -> None:

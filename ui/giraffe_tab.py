@@ -21,13 +21,13 @@ from synth import data
 from synth.giraffe import render as giraffe_render
 from synth.giraffe.controls import CONTROL_RANGES
 
-CONTROLS = {             # name (controlled_latents' argument): (slider label, slider step)
-    "rotation": ("(a) rotation", 1.0),
-    "elevation": ("(b) camera elevation", 0.5),
-    "appearance": ("(c) appearance", 0.01),
-    "depth": ("(d) depth", 0.05),
-    "horizontal": ("(e) horizontal", 0.05),
-    "circle": ("(f) circle around the next object", 0.01),
+CONTROLS = {             # name (controlled_latents' argument): (slider label, slider step, short help)
+    "rotation": ("(a) rotation", 1.0, "degrees about the vertical"),
+    "elevation": ("(b) camera elevation", 0.5, "degrees above the ground"),
+    "appearance": ("(c) appearance", 0.01, "0: its own code, 1: another seed's"),
+    "depth": ("(d) depth", 0.05, "towards (+) or away from (-) the camera"),
+    "horizontal": ("(e) horizontal", 0.05, "to the right (+) or left (-)"),
+    "circle": ("(f) circle", 0.01, "fraction of a turn around the next object"),
 }
 
 NOT_TRAINED = (
@@ -52,15 +52,22 @@ def _student_errors(fn):
 
 render = _student_errors(giraffe_render.render)
 side_views = _student_errors(giraffe_render.side_views)
+frame_note = _student_errors(giraffe_render.frame_note)
 animate = _student_errors(giraffe_render.animate)
 
 
+def _unless_incomplete(fn, n_outputs: int):
+    """fn for `input` events: a value the student is still typing (a gr.Error) leaves the outputs unchanged."""
+    @functools.wraps(fn)
+    def call(*args):
+        try:
+            return fn(*args)
+        except gr.Error:
+            return gr.skip() if n_outputs == 1 else (gr.skip(),) * n_outputs
+    return call
+
+
 # ---------------------------------------------------------------------------------------------- layout
-
-def _slider_info(name: str) -> str:
-    meaning = CONTROL_RANGES[name][2].replace(" (None: the seed's)", "")  # the tab always sets the elevation
-    return meaning + (" (needs 2 objects or more)" if name == "circle" else "")
-
 
 def build_tab(folder: Path | str | None = None) -> None:
     folder = Path(folder) if folder else giraffe_render.default_folder()
@@ -72,39 +79,48 @@ def build_tab(folder: Path | str | None = None) -> None:
         return
     info = giraffe_render.checkpoint_info(folder)
     n_max = info["n_objects"]
-    start = {"seed": 0, "n_objects": min(2, n_max), **giraffe_render.neutral_controls(), "obj": 1}
+    start = {**giraffe_render.DEFAULT_SCENE, **giraffe_render.neutral_controls(), "obj": 1}
+    start["n_objects"] = min(start["n_objects"], n_max)
 
+    # At 1280 x 720 the scene and every control fit on one screen: the scene on the left, the controls in two
+    # columns on the right, so that the picture stays in view while any slider moves.
     gr.Markdown(
         "### GIRAFFE: a generated 3D scene you can edit\n"
-        "GIRAFFE (Niemeyer and Geiger, CVPR 2021) draws a scene as a composition of 3D feature fields, one per "
-        "object and one for the background, each with its own shape code, appearance code and pose. Editing "
-        "one object's pose or appearance, or the camera, and rendering again moves that object alone: the six "
-        "controls below are the paper's. Drag a control and release it to render; the seed draws the codes and "
-        f"poses. Trained {info['step']} steps on procedural scenes of 1 to {n_max} objects "
-        f"({info['minutes']:.0f} min on a CPU); it renders at 64 x 64, shown 4x larger.")
-    with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            seed = gr.Number(value=start["seed"], label="Seed (press Enter)", elem_id="giraffe-seed")
-            n_objects = gr.Slider(1, n_max, value=start["n_objects"], step=1, label="Number of objects",
-                                  elem_id="giraffe-n-objects")
-            obj = gr.Slider(1, start["n_objects"], value=start["obj"], step=1, label="object",
-                            info="which object the controls move (the circle turns it around the next one)",
-                            elem_id="giraffe-object")
-            sliders = {}
-            for name, (label, step) in CONTROLS.items():
-                lo, hi, _ = CONTROL_RANGES[name]
-                sliders[name] = gr.Slider(lo, hi, value=start[name], step=step, label=label,
-                                          info=_slider_info(name), elem_id=f"giraffe-{name}")
-            reset = gr.Button("Reset the six controls", elem_id="giraffe-reset")
-        with gr.Column(scale=2):
+        "Each object has its own shape code, appearance code and pose (Niemeyer and Geiger, CVPR 2021). Move a "
+        "control (drag, click, or arrow keys) and the scene renders again with that one object changed.",
+        elem_id="giraffe-intro")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
             image = gr.Image(render(**start, folder=folder), label="Scene", format="png", interactive=False,
                              height=giraffe_render.DISPLAY + 40, elem_id="giraffe-image")
+            note = gr.Markdown(frame_note(**start, folder=folder), elem_id="giraffe-frame-note")
+        with gr.Column(scale=3):
             with gr.Row():
-                sweep = gr.Dropdown([(label, name) for name, (label, _) in CONTROLS.items()], value="rotation",
-                                    label="Control to sweep", elem_id="giraffe-sweep")
-                go = gr.Button("Animate", variant="primary", elem_id="giraffe-animate")
-            gif = gr.Image(label=f"Animation ({giraffe_render.N_FRAMES} frames, looping GIF)", type="filepath",
-                           interactive=False, height=giraffe_render.DISPLAY + 40, elem_id="giraffe-gif")
+                seed = gr.Number(value=start["seed"], label="Seed (press Enter)", elem_id="giraffe-seed",
+                                 min_width=100)
+                n_objects = gr.Slider(1, n_max, value=start["n_objects"], step=1, label="Number of objects",
+                                      elem_id="giraffe-n-objects", min_width=140)
+                obj = gr.Slider(1, start["n_objects"], value=start["obj"], step=1, label="Object to move",
+                                elem_id="giraffe-object", min_width=140)
+            sliders = {}
+            names = list(CONTROLS)
+            for pair in zip(names[::2], names[1::2]):
+                with gr.Row():
+                    for name in pair:
+                        label, step, help_text = CONTROLS[name]
+                        lo, hi, _ = CONTROL_RANGES[name]
+                        sliders[name] = gr.Slider(lo, hi, value=start[name], step=step, label=label,
+                                                  info=help_text, elem_id=f"giraffe-{name}", min_width=200)
+            with gr.Row():
+                reset = gr.Button("Reset the six controls", elem_id="giraffe-reset", min_width=120)
+                sweep = gr.Dropdown([(label, name) for name, (label, _, _) in CONTROLS.items()], value="rotation",
+                                    show_label=False, container=False, elem_id="giraffe-sweep", min_width=120)
+                go = gr.Button("Animate", variant="primary", elem_id="giraffe-animate", min_width=100)
+    gr.Markdown(
+        f"Trained {info['step']} steps on procedural scenes of 1 to {n_max} objects ({info['minutes']:.0f} min on "
+        "a CPU); it renders at 64 x 64, shown 4x larger. The seed draws the codes and the poses; the controls "
+        "move the chosen object (the circle turns it around the next one) and the camera, as in the paper's "
+        "figures. The note under the scene says when a control has taken the object out of the frame.")
     gr.Markdown(
         "### Inside the scene\n"
         "Every camera ray is sampled at points in 3D; at each point the fields are **composed**: the objects' "
@@ -116,9 +132,12 @@ def build_tab(folder: Path | str | None = None) -> None:
         "excluded); the background view renders the same scene with every object removed.")
     alphas0, features0, background0 = side_views(**start, folder=folder)
     with gr.Row():
+        gif = gr.Image(label=f"Animation ({giraffe_render.N_FRAMES} frames, looping GIF)", type="filepath",
+                       interactive=False, height=giraffe_render.DISPLAY + 40, scale=1, elem_id="giraffe-gif")
         alphas = gr.Gallery(alphas0, label="Alpha map of each object", columns=n_max, format="png",
                             height=giraffe_render.DISPLAY + 40, object_fit="contain", preview=False, scale=2,
                             elem_id="giraffe-alphas")
+    with gr.Row():
         features = gr.Image(features0, label="Feature image (16 x 16, first three principal components)",
                             format="png", interactive=False, height=giraffe_render.DISPLAY + 40, scale=1,
                             elem_id="giraffe-features")
@@ -144,7 +163,8 @@ def build_tab(folder: Path | str | None = None) -> None:
         return render(seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj, folder)
 
     def show_side(seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj):
-        return side_views(seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj, folder)
+        values = (seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj, folder)
+        return (*side_views(*values), frame_note(*values))
 
     def show_animation(control, seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj):
         return animate(control, seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj,
@@ -164,15 +184,24 @@ def build_tab(folder: Path | str | None = None) -> None:
             return gr.update()                               # the render that follows says what is wrong
         return gr.update(maximum=n, value=min(current, n) if isinstance(current, int) else 1)
 
-    private = dict(api_visibility="private", show_progress="minimal", trigger_mode="always_last")
-    rerender = [seed.submit, seed.blur, obj.release, *[s.release for s in controls]]
-    gr.on(rerender, show, inputs, image, preprocess=False, **private).success(
-        show_side, inputs, [alphas, features, background], preprocess=False, **private)
-    n_objects.release(fit_object, [n_objects, obj], obj, preprocess=False, **private).then(
-        show, inputs, image, preprocess=False, **private).success(
-        show_side, inputs, [alphas, features, background], preprocess=False, **private)
-    reset.click(lambda: [giraffe_render.neutral_controls()[name] for name in CONTROLS], None, controls, **private).then(
-        show, inputs, image, preprocess=False, **private).success(
-        show_side, inputs, [alphas, features, background], preprocess=False, **private)
+    # Sliders fire `release` on mouse-up and on leaving their number box, but arrow keys (and every step of a drag,
+    # and every keystroke in the box) fire only `input`: both re-render. A value still being typed on `input` (an
+    # empty box, "-") leaves the pictures as they are; its message comes on release. One render queue for the tab
+    # (concurrency_id) and always_last: a held arrow key or a fast drag keeps at most one render waiting per visitor.
+    side = [alphas, features, background, note]
+    strict = dict(api_visibility="private", show_progress="minimal", trigger_mode="always_last",
+                  concurrency_id="giraffe-render", preprocess=False)
+    live = {**strict, "show_progress": "hidden"}
+    show_live, show_side_live = _unless_incomplete(show, 1), _unless_incomplete(show_side, len(side))
+    committed = [seed.submit, seed.blur, obj.release, *[s.release for s in controls]]
+    gr.on(committed, show, inputs, image, **strict).success(show_side, inputs, side, **strict)
+    gr.on([obj.input, *[s.input for s in controls]], show_live, inputs, image, **live).success(
+        show_side_live, inputs, side, **live)
+    n_objects.release(fit_object, [n_objects, obj], obj, **strict).then(
+        show, inputs, image, **strict).success(show_side, inputs, side, **strict)
+    n_objects.input(fit_object, [n_objects, obj], obj, **live).then(
+        show_live, inputs, image, **live).success(show_side_live, inputs, side, **live)
+    reset.click(lambda: [giraffe_render.neutral_controls()[name] for name in CONTROLS], None, controls,
+                api_visibility="private").then(show, inputs, image, **strict).success(show_side, inputs, side, **strict)
     go.click(show_animation, [sweep, *inputs], gif, preprocess=False, api_visibility="private")
     api_run.click(giraffe, [seed, n_objects, *controls], api_out, preprocess=False, api_name="giraffe")

@@ -19,9 +19,11 @@ def build_tab(studies_root: Path) -> None:
     studies_root = Path(studies_root)
     gr.Markdown("### Realism studies\nRaters judge pairs (which looks more real?) and single images "
                 "(real or fake?). Each study is a folder with a study file and its stimuli.")
-    table = gr.Dataframe(value=partial(progress.study_table, studies_root), headers=progress.STUDY_COLUMNS,
-                         interactive=False, wrap=True, elem_id="studies-table")
-    how = gr.Markdown(value=partial(progress.serving_help, studies_root))
+    table = gr.Dataframe(headers=progress.STUDY_COLUMNS, interactive=False, wrap=True, elem_id="studies-table")
+    how = gr.Markdown()
     refresh = gr.Button("Refresh", size="sm")
-    refresh.click(partial(progress.studies_overview, studies_root), outputs=[table, how],
-                  api_visibility="private")
+    overview = partial(progress.studies_overview, studies_root)
+    refresh.click(overview, outputs=[table, how], api_visibility="private")
+    # filled on page load by a private event: a component's callable value= would add a public, unnamed
+    # /lambda_N endpoint (Gradio 6.31 gives those no visibility setting) returning vote counts to anyone
+    gr.context.Context.root_block.load(overview, outputs=[table, how], api_visibility="private")

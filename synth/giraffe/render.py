@@ -13,6 +13,9 @@ bundled one (a run being trained, or a few-step smoke checkpoint while working o
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import math
 import os
 import tempfile
 import time
@@ -26,7 +29,7 @@ from PIL import Image
 
 from synth import checkpoint, data
 from synth.giraffe.controls import CONTROL_RANGES, background_only, controlled_latents, sweep_values
-from synth.giraffe.model import Generator, Latents, load_giraffe
+from synth.giraffe.model import Generator, Latents, composite_sparse, load_giraffe, volume_weights
 
 FOLDER_ENV = "SYNTH_GIRAFFE_DIR"
 BUNDLED = data.ASSETS / "checkpoints" / "giraffe"
@@ -35,6 +38,7 @@ ALPHA_DISPLAY = 128
 N_FRAMES = 24            # frames of an animation
 FRAME_MS = 80            # per frame: 24 frames loop in about 2 s
 GIF_MAX_AGE_S = 3600     # older animations are deleted from the temp folder (gradio has its own copy)
+WIDE = 4                 # in_frame renders the object alone through a camera 4x as wide: its centre quarter is the frame
 
 
 # ---------------------------------------------------------------------------------------------- the checkpoint
@@ -52,6 +56,18 @@ def _load(folder: str) -> Generator:
     return load_giraffe(Path(folder))
 
 
+@lru_cache(maxsize=4)
+def _wide(folder: str) -> Generator:
+    """The same weights seen through a camera WIDE times as wide, with WIDE / 2 times as many rays a side, so that
+    its centre rays are every other one of the frame's (a shallow copy: only the config differs)."""
+    G = _load(folder)
+    half = math.tan(math.radians(G.cfg.fov_deg) / 2)
+    wide = copy.copy(G)
+    wide.cfg = dataclasses.replace(G.cfg, fov_deg=math.degrees(2 * math.atan(WIDE * half)),
+                                   feature_size=WIDE * G.cfg.feature_size // 2)  # half the rays: a share, not a picture
+    return wide
+
+
 def generator(folder: Path | str | None = None) -> Generator:
     """The EMA generator of ``folder`` (default: default_folder()), loaded once per folder, in eval mode."""
     folder = Path(folder or default_folder()).resolve()
@@ -66,6 +82,13 @@ def checkpoint_info(folder: Path | str | None = None) -> dict:
     meta = checkpoint.read_config(Path(folder or default_folder()))
     return {"n_objects": G.cfg.n_objects, "feat_dim": G.cfg.feat_dim, "step": meta.get("step", "?"),
             "minutes": meta.get("wall_time_s", 0) / 60}
+
+
+# The scene the tab opens on. Seed 58's object 1 (a red box) turns visibly: rotating it by 30, 45, 60, 90, 135 or 180
+# degrees changes the bundled model's 64 x 64 image by 3.1 to 4.8 / 255 on average (24 to 30 / 255 inside the
+# object), against 0.5 to 1.8 / 255 for seed 0's nearly round object (docs/giraffe.md, tests/ui/test_giraffe_tab.py).
+# Its circle takes it out of the frame for about a third of the turn, which the tab says (frame_note).
+DEFAULT_SCENE = {"seed": 58, "n_objects": 2}
 
 
 def neutral_controls() -> dict[str, float]:
@@ -125,6 +148,43 @@ def side_views(seed, n_objects, rotation=0.0, elevation=None, appearance=0.0, de
     v = views(G, lat)
     alphas = [(upscale(a, ALPHA_DISPLAY), f"object {k + 1}") for k, a in enumerate(v["alphas"])]
     return alphas, upscale(v["features"]), upscale(v["background"])
+
+
+def in_frame(seed, n_objects, rotation=0.0, elevation=None, appearance=0.0, depth=0.0, horizontal=0.0,
+             circle=0.0, obj=1, folder=None) -> float:
+    """The share (0..1) of object ``obj``'s opacity that falls inside the frame, from the model's alpha map: the
+    object is rendered alone (the others removed) through a camera WIDE times as wide whose centre is the frame,
+    and its alpha inside that centre is divided by its alpha in the whole wide view. 1: wholly in view; 0: it has
+    left the frame. Objects hidden behind another still count as in the frame."""
+    G, lat = scene(seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj, folder)
+    k = as_whole(obj) - 1                                    # scene() has checked it
+    alone = lat.clone()
+    alone.exists[:] = False
+    alone.exists[0, k] = True
+    wide = _wide(str(Path(folder or default_folder()).resolve()))
+    r = G.cfg.feature_size // 2
+    c = (WIDE - 1) * r // 2                                  # the frame: rows and columns c..c+r
+    with torch.no_grad():  # Generator.forward's alpha, without the 2D renderer (only the opacity is needed)
+        f = wide.fields(alone)
+        total, _, alpha_of = composite_sparse(f["sigma_bg"], f["feat_bg"], f["sigma_obj"], f["feat_obj"],
+                                              f["index"], tuple(f["shape"].tolist()))
+        alpha = alpha_of(volume_weights(f["depth"], total))[0, k].reshape(WIDE * r, WIDE * r)
+    total = float(alpha.sum())
+    return float(alpha[c:c + r, c:c + r].sum()) / total if total > 1e-6 else 0.0
+
+
+def frame_note(seed, n_objects, rotation=0.0, elevation=None, appearance=0.0, depth=0.0, horizontal=0.0,
+               circle=0.0, obj=1, folder=None) -> str:
+    """One sentence under the scene saying whether object ``obj`` is in the frame (in_frame), so that an object
+    that a control took out of view is not mistaken for one the model lost."""
+    share = in_frame(seed, n_objects, rotation, elevation, appearance, depth, horizontal, circle, obj, folder)
+    k = as_whole(obj)
+    if share >= 0.95:
+        return f"Object {k} is in the frame."
+    if share >= 0.05:
+        return f"Object {k} is partly out of the frame: {share:.0%} of it is in view."
+    return (f"**Object {k} has left the frame**: none of it is in view. The circle, depth or horizontal control "
+            "brings it back.")
 
 
 def _gif_path() -> str:

@@ -15,6 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from synth.giraffe import render as giraffe
+from tests.e2e.projector import in_viewport, low_contrast
 from tests.helpers import fill_number
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +45,18 @@ def set_slider(page, name: str, value) -> None:
     fill_number(page, f"giraffe-{name}", value, key="Tab")
 
 
-def test_six_controls_animation_and_screenshot(page, full_app):
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(full_app.url)
+def open_tab(page, url: str, width: int, height: int):
+    """The GIRAFFE tab in a width x height window, once its scene is shown -> the scene's <img>."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(url)
     page.get_by_role("tab", name="GIRAFFE").click()
     image = page.locator("#giraffe-image img")
     expect(image).to_be_visible(timeout=30_000)
+    return image
+
+
+def test_six_controls_animation_and_screenshot(page, full_app):
+    image = open_tab(page, full_app.url, 1400, 1000)
     expect(page.locator("#giraffe-alphas img")).to_have_count(2, timeout=30_000)   # 2 objects to start with
     assert pixels(page, image).shape == (256, 256, 3)
 
@@ -96,6 +103,49 @@ def test_six_controls_animation_and_screenshot(page, full_app):
     src = image.get_attribute("src")
     set_slider(page, "rotation", -45)
     expect(image).not_to_have_attribute("src", src, timeout=30_000)
+
+
+def served_equals(page, img, expected: np.ndarray, timeout_s: float = 30) -> bool:
+    """Whether the <img> comes to show exactly ``expected`` within timeout_s (renders arrive one after another)."""
+    for _ in range(int(timeout_s * 4)):
+        if np.array_equal(pixels(page, img), expected):
+            return True
+        page.wait_for_timeout(250)
+    return False
+
+
+def test_projector_view_keyboard_and_the_frame_note(page, full_app):
+    image = open_tab(page, full_app.url, 1280, 720)
+    start = {**giraffe.DEFAULT_SCENE, **giraffe.neutral_controls()}
+    assert np.array_equal(pixels(page, image), giraffe.render(**start))       # the default scene, as rendered
+    expect(page.locator("#giraffe-frame-note")).to_have_text(giraffe.frame_note(**start))
+
+    # 1. at 1280 x 720 the scene stays in view with each control in reach, and the help text is readable
+    for part in ("seed", "n-objects", "object", *[name for name, _ in MOVES], "reset", "animate"):
+        page.locator(f"#giraffe-{part}").scroll_into_view_if_needed()
+        assert in_viewport(page, f"#giraffe-{part}"), f"{part} is cut off at 1280 x 720"
+        assert in_viewport(page, "#giraffe-image"), f"the scene is out of view while {part} is in reach"
+
+    # 2. arrow keys on a slider re-render (they fire `input`, not `release`)
+    src = image.get_attribute("src")
+    page.locator("#giraffe-rotation input[type=range]").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    expect(page.locator("#giraffe-rotation input[type=number]")).to_have_value("10")
+    expect(image).not_to_have_attribute("src", src, timeout=30_000)
+    assert served_equals(page, image, giraffe.render(**{**start, "rotation": 10.0}))
+
+    # 3. the circle takes the object out of the frame: the note under the scene says so
+    set_slider(page, "circle", 0.6)
+    moved = {**start, "rotation": 10.0, "circle": 0.6}
+    expect(page.locator("#giraffe-frame-note")).to_have_text(giraffe.frame_note(**moved).replace("**", ""),
+                                                             timeout=30_000)          # markdown bold, as shown
+    expect(page.locator("#giraffe-frame-note")).to_contain_text("has left the frame")
+
+
+def test_help_text_is_readable_on_a_projector(page, full_app):
+    open_tab(page, full_app.url, 1280, 720)
+    assert low_contrast(page, "body") == []            # WCAG contrast 4.5:1 or more, slider help and ranges included
 
 
 def test_giraffe_endpoint_by_name_and_its_errors(full_app):

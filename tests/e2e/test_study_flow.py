@@ -11,22 +11,25 @@ import re
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
-from eval_studies.assign import assign, hash_rater, study_key
+from eval_studies.assign import assign, completion_code, hash_rater, study_key
 from eval_studies.build import encode_png, exported_fills, load_heldout, opencv_methods
 from eval_studies.loadtest import RaterSession
 from eval_studies.study_file import load_study
 from eval_studies.vote_writer import read_votes
+from tests.e2e.rater import next_screen, wait_answerable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "study.png"
 CONDITIONS = ("untouchedkq", "ourmethodzq", "baselinexv")
 CODE = "DONE42XY"
+MIN_S = 0.6  # above the default minimum time before an answer counts (500 ms)
 N_ITEMS, TRIALS = 10, 6  # 2 items go to the practice/catch pool: 8 study items, 6 scored trials
 
 
@@ -98,19 +101,14 @@ def current_index(page) -> int:
 
 
 def wait_for_index(page, index: int) -> None:
-    """Until trial `index` is on screen and its layout (one image or two) is applied."""
+    """Until trial `index` is on screen, its layout (one image or two) applied and an answer counts (the photos
+    were shown for the study's minimum time); a break screen on the way is continued."""
     try:
-        page.wait_for_function(
-            """i => {
-              const v = (id) => { const e = document.querySelector(`#${id} textarea, #${id} input`);
-                                  return e ? e.value : null; };
-              if (v('study-shown') !== String(i)) return false;
-              const left = document.getElementById('study-left');  // the trial panel is shown
-              if (!left || left.offsetParent === null) return false;
-              const right = document.getElementById('study-img-right');
-              const shown = !!right && right.offsetParent !== null;
-              return shown === (v('study-layout') === 'trial:pairwise');
-            }""", arg=index, timeout=15000)
+        while next_screen(page, index) == "break":
+            page.locator("#study-continue").click()
+            page.wait_for_function("() => (document.querySelector('#study-layout textarea, #study-layout input')"
+                                   " || {}).value !== 'break'")
+        wait_answerable(page)
     except Exception as e:
         state = page.evaluate("""() => {
           const v = (id) => { const e = document.querySelector(`#${id} textarea, #${id} input`);
@@ -136,7 +134,7 @@ def test_rater_flow_keyboard_reload_completion(launch_app, page, study_dir):
     # 1. consent and instructions, then Start
     start = page.locator("#study-start")
     start.wait_for(state="visible", timeout=30000)
-    assert page.get_by_text("By pressing").first.is_visible()
+    assert page.locator("#study-decline").is_visible()
     htmls = [page.content()]
     start.click()
     wait_for_index(page, 0)
@@ -147,7 +145,8 @@ def test_rater_flow_keyboard_reload_completion(launch_app, page, study_dir):
     page.keyboard.press("f")
     wait_for_index(page, 1)
     feedback = page.locator("#study-feedback").inner_text()
-    expected = "Correct" if trials[0].answer == "left" else "Not quite"
+    f_means = "left" if trials[0].task == "pairwise" else "real"      # F: the left photo, or "real"
+    expected = "Correct" if trials[0].answer == f_means else "Not quite"
     assert expected in feedback and "scored trials start now" in feedback
 
     # 3. scored trials: keyboard J, then the left button
@@ -191,7 +190,8 @@ def test_rater_flow_keyboard_reload_completion(launch_app, page, study_dir):
             wait_for_index(page, i + 1)
     done = page.locator("#study-done")
     done.wait_for(state="visible", timeout=15000)
-    assert CODE in done.inner_text()
+    code = page.locator("#study-code").inner_text().strip()
+    assert code.startswith(CODE) and code == completion_code(study, study_key(study_dir), rater)
     assert not page.locator("#study-left").is_visible()
     htmls.append(page.content())
     assert shot_taken and SCREENSHOT.stat().st_size > 10_000
@@ -287,25 +287,31 @@ def test_no_leak_in_event_payloads_and_forged_votes_refused(launch_app, study_di
     session = RaterSession(app.url, {"rater": "http-rater-3"})
     page = session.call("open", None)
     assert page["study-layout"] == "consent"
-    page = session.call("start")
+    token = page["study-token"]
+    page = session.call("start", token)
     assert page["study-shown"] == "0"
     log = study_dir / "votes.csv"
     before = len(read_votes(log)) if log.exists() else 0
     # forged: claims trial 5 is on screen -> refused, the page shows trial 0 again
-    page = session.call("vote_left", "5", None)
+    time.sleep(MIN_S)
+    page = session.call("vote_left", "5", token, None)
     assert page["study-shown"] == "0" and "earlier trial" in page["study-feedback"]
     assert (len(read_votes(log)) if log.exists() else 0) == before
     # honest votes to the end
     n = 0
     while page["study-layout"] != "done":
-        page = session.call("vote_right", page["study-shown"], None)
+        if page["study-layout"] == "break":
+            page = session.call("continue", token)
+            continue
+        time.sleep(MIN_S)  # the server refuses answers sooner than the study's minimum after the trial was sent
+        page = session.call("vote_right", page["study-shown"], token, None)
         n += 1
-    assert CODE in page["study-done"]
+    assert f'id="study-code">{CODE}-' in page["study-done-link"]
     rater = hash_rater("http-rater-3", study_key(study_dir))
     mine = [r for r in read_votes(log) if r["rater_id"] == rater]
     assert len(mine) == n == 8
     # a repeated vote after the end records nothing
-    page = session.call("vote_right", "7", None)
+    page = session.call("vote_right", "7", token, None)
     assert page["study-layout"] == "done"
     assert len([r for r in read_votes(log) if r["rater_id"] == rater]) == 8
     for text in session.received:
@@ -337,15 +343,20 @@ def test_timed_exposure_and_redirect(launch_app, page, timed_study_dir):
     page.route("https://prolific.example/**", lambda route: route.fulfill(body="<h1>back on the panel</h1>",
                                                                           content_type="text/html"))
     page.goto(f"{app.url}/?workerId=W123&assignmentId=A9")
+    # every change of a stimulus' visibility, with its time
+    page.locator("#study-start").wait_for(state="visible", timeout=30000)
+    page.evaluate("""() => { window.seen = [];
+      new MutationObserver((ms) => { for (const m of ms) if (m.target.closest && m.target.closest('#study-img-left'))
+        window.seen.push([m.target.style.visibility, performance.now()]); })
+        .observe(document.body, {subtree: true, attributes: true, attributeFilter: ['style']}); }""")
     page.locator("#study-start").click()
     wait_for_index(page, 0)
-    img = page.locator("#study-img-left img")
-    img.wait_for(state="attached")
     # visible first, hidden after the exposure time; answering still works
-    page.wait_for_function("() => { const i = document.querySelector('#study-img-left img');"
-                           " return i && i.complete && i.style.visibility === 'visible'; }", timeout=10000)
-    page.wait_for_function("() => document.querySelector('#study-img-left img').style.visibility === 'hidden'",
-                           timeout=3000)
+    page.wait_for_function("() => window.seen.some(s => s[0] === 'hidden')", timeout=3000)
+    seen = page.evaluate("window.seen")
+    shown = next(t for v, t in seen if v == "visible")
+    hidden = next(t for v, t in seen if v == "hidden" and t > shown)
+    assert 250 <= hidden - shown <= 1000, seen
     page.keyboard.press("f")
     wait_for_index(page, 1)
     page.keyboard.press("j")

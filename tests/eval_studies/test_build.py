@@ -210,3 +210,55 @@ def test_opencv_fills_keep_known_pixels_and_broken_moves_tiles():
     png = encode_png(im, 16)
     with Image.open(io.BytesIO(png)) as decoded:
         assert decoded.size == (16, 16) and decoded.mode == "RGB"
+
+
+def _folder(src: Path, make, n: int = 6):
+    for c in ("natural", "ours"):
+        for i in range(n):
+            path = src / c / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            make(i).save(path)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_white(tmp_path):
+    """Issue 19: Pillow's convert("RGB") turned a 16-bit greyscale PNG into a solid white stimulus."""
+    from eval_studies.build import to_rgb8
+
+    ramp = (np.arange(32 * 32, dtype=np.uint32).reshape(32, 32) * 64).astype(np.uint16)  # 0 .. 65472
+    _folder(tmp_path / "src", lambda i: Image.fromarray(ramp))
+    src_file = tmp_path / "src" / "natural" / "0.png"
+    with Image.open(src_file) as im:
+        assert im.mode.startswith("I")  # really 16-bit on disk
+        rgb = to_rgb8(im)
+    assert rgb.dtype == np.uint8 and rgb.min() == 0 and rgb.max() >= 250 and len(np.unique(rgb)) > 200
+    build_from_folder(tmp_path / "src", tmp_path / "out", trials_per_rater=2, practice=1, catch=1, size=32)
+    study = load_study(tmp_path / "out")
+    arr = np.asarray(Image.open(study.stimuli_dir / next(iter(study.conditions["natural"].values()))))
+    assert arr.std() > 40 and arr.mean() < 200  # a ramp, not white
+
+
+def test_tiny_images_are_refused_unless_allowed_and_upscaling_is_noted(tmp_path):
+    rng = np.random.default_rng(3)
+    _folder(tmp_path / "src", lambda i: Image.fromarray(rng.integers(0, 256, (1 + i % 2, 1 + i % 2, 3), np.uint8)))
+    with pytest.raises(ValueError, match=r"smaller than --size 64.*--allow-upscale"):
+        build_from_folder(tmp_path / "src", tmp_path / "o1", trials_per_rater=2, practice=1, catch=1, size=64)
+    _, notes = build_from_folder(tmp_path / "src", tmp_path / "o2", trials_per_rater=2, practice=1, catch=1,
+                                 size=64, allow_upscale=True)
+    assert any(n.startswith("warning:") and "upscaled" in n for n in notes)
+
+
+def test_non_square_images_are_centre_cropped_or_squashed(tmp_path):
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, 10:30] = 255  # a white centre square between black side bands
+    _folder(tmp_path / "src", lambda i: Image.fromarray(wide))
+    _, notes = build_from_folder(tmp_path / "src", tmp_path / "crop", trials_per_rater=2, practice=1, catch=1,
+                                 size=20)
+    assert any("centre-cropped" in n for n in notes)
+    study = load_study(tmp_path / "crop")
+    arr = np.asarray(Image.open(study.stimuli_dir / next(iter(study.conditions["ours"].values()))))
+    assert arr.min() > 200  # only the white centre is left
+    build_from_folder(tmp_path / "src", tmp_path / "squash", trials_per_rater=2, practice=1, catch=1, size=20,
+                      fit="squash")
+    study = load_study(tmp_path / "squash")
+    arr = np.asarray(Image.open(study.stimuli_dir / next(iter(study.conditions["ours"].values()))))
+    assert arr[:, 0].max() < 60  # the black bands are still there, squeezed

@@ -57,7 +57,15 @@ def test_integer_trials_split_over_tasks(tmp_path, study_factory):
     ({"practice_trials": "two"}, "practice_trials", "whole number"),
     ({"catch_trials": 5}, "catch_pool", "practice_trials + catch_trials = 7"),
     ({"exposure_ms": 10}, "exposure_ms", "between 50 and 60000"),
-    ({"completion_code": None}, "completion_code", "needs a completion_code, a redirect_url"),
+    # issue 19: every rater gets a code of their own, so a study no longer needs completion_code
+    ({"min_exposure_ms": 20_000}, "min_exposure_ms", "between 0 and 10000"),
+    ({"max_votes_per_minute": 0}, "max_votes_per_minute", "between 1 and 600"),
+    ({"natural_share": 1.0}, "natural_share", "between 0 and 1"),
+    ({"natural_share": 0.5, "natural_condition": None}, "natural_share", "needs the real_fake task"),
+    ({"withdrawn_votes": "maybe"}, "withdrawn_votes", "one of ['drop', 'keep']"),
+    ({"no_consent_url": "ftp://x"}, "no_consent_url", "http(s) URL"),
+    ({"hype_time": True, "exposure_ms": 300}, "hype_time", "remove exposure_ms"),
+    ({"hype_time": {"start_ms": 60, "min_ms": 100}}, "hype_time", "min_ms <= start_ms"),
     ({"completion_code": "has space"}, "completion_code", "letters, digits"),
     ({"redirect_url": "javascript:alert(1)"}, "redirect_url", "http(s) URL"),
     ({"natural_condition": "nature"}, "natural_condition", "'nature' is not a condition"),
@@ -138,3 +146,43 @@ def test_list_studies_reports_broken_ones(tmp_path, study_factory):
     assert [f.name for f, _, _ in found] == ["a", "b"]
     assert found[0][1].id == "unit-study" and found[0][2] is None
     assert found[1][1] is None and "field 'id'" in found[1][2]
+
+
+def test_duplicate_json_keys_are_refused(tmp_path, study_factory):
+    """Issue 19: JSON readers keep the last of two equal keys without a word."""
+    folder = study_factory(tmp_path / "s")
+    text = (folder / "study.json").read_text()
+    (folder / "study.json").write_text(text.replace('"practice_trials": 2', '"practice_trials": 2, "practice_trials": 0'))
+    with pytest.raises(ValueError, match=r"key 'practice_trials' appears twice"):
+        load_study(folder)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"this is text, not an image", "not a readable image"),
+    ("truncated", "not a readable image"),
+])
+def test_unreadable_stimulus_names_field_and_file(tmp_path, study_factory, content, words):
+    folder = study_factory(tmp_path / "s")
+    spec = spec_of(folder)
+    name = spec["conditions"]["ours"]["item03"]
+    path = folder / "stimuli" / name
+    if content == "truncated":
+        from PIL import Image
+        import numpy as np
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(path)
+        content = path.read_bytes()[:-30]
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as e:
+        load_study(folder)
+    assert "field 'conditions.ours.item03'" in str(e.value) and repr(name) in str(e.value)
+    assert words in str(e.value)
+
+
+def test_unequal_stimulus_sizes_are_refused_with_the_files_named(tmp_path, study_factory):
+    from PIL import Image
+    folder = study_factory(tmp_path / "s")
+    spec = spec_of(folder)
+    name = spec["conditions"]["base"]["item05"]
+    Image.new("RGB", (9, 8)).save(folder / "stimuli" / name)
+    with pytest.raises(ValueError, match=rf"differ in size .*9x8: {re.escape(name)}"):
+        load_study(folder)

@@ -9,7 +9,7 @@ from eval_studies import vote_writer
 from eval_studies.assign import Trial, assign
 from eval_studies.schema import VOTE_COLUMNS
 from eval_studies.study_file import load_study
-from eval_studies.vote_writer import StudyServer, VoteLog, VoteRefused, neutralise, read_votes
+from eval_studies.vote_writer import VoteLog, VoteRefused, neutralise, read_votes
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_rows_have_the_schema_columns_and_the_answer_key(study, study_dir):
         log.record("rA", trials, t.index, choices[t.task][t.index % 2], 100 + t.index)
     with open(study_dir / "votes.csv", newline="") as f:
         header = next(csv.reader(f))
-    assert tuple(header) == VOTE_COLUMNS
+    assert tuple(header) == VOTE_COLUMNS + ("exposure_ms",)  # issue 19: HYPE-time needs each vote's exposure
     rows = read_votes(study_dir / "votes.csv")
     assert len(rows) == len(trials) and len({r["vote_id"] for r in rows}) == len(rows)
     for r, t in zip(rows, trials):
@@ -141,19 +141,22 @@ def test_foreign_header_is_refused(study, study_dir):
 def _worker(folder: str, raters: list[str], seed: int, out) -> None:
     import random
 
-    server = StudyServer(Path(folder))
+    study = load_study(Path(folder))  # issue 19 moved StudyServer to rater_server; this tests the log itself
+    log = VoteLog(Path(folder), study.id)
     rng = random.Random(seed)
     acked = []
     order = raters[:]
     for _ in range(200):
         rng.shuffle(order)
         for r in order:
-            t = server.current(r)
-            if t is None:
+            trials = assign(study, r)
+            i = log.next_index(r)
+            if i >= len(trials):
                 continue
+            t = trials[i]
             try:
-                server.vote(r, t.index, rng.choice(("left", "right") if t.task == "pairwise" else ("real", "fake")),
-                            rng.randint(0, 5000))
+                choice = rng.choice(("left", "right") if t.task == "pairwise" else ("real", "fake"))
+                log.record(r, trials, t.index, choice, rng.randint(0, 5000))
                 acked.append((r, t.index))
             except VoteRefused:
                 pass  # another process recorded it first

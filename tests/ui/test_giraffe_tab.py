@@ -170,3 +170,32 @@ def test_the_endpoint_refuses_bad_values_and_keeps_serving(client, kwargs, messa
     with pytest.raises(Exception, match=message):
         client.predict(**{**NEUTRAL, **kwargs}, api_name="/giraffe")
     assert client.predict(**NEUTRAL, api_name="/giraffe")
+
+
+def test_typing_an_incomplete_value_leaves_the_pictures_while_release_says_what_is_wrong(folder):
+    live = ui._unless_incomplete(lambda *v: ui.render(*v, folder=folder), 1)
+    values = [NEUTRAL[k] for k in ("seed", "n_objects", *ui.CONTROLS)] + [1]
+    assert np.array_equal(live(*values), ui.render(**NEUTRAL, folder=folder))
+    values[2] = None                                   # the rotation box while "-" is typed
+    skipped = live(*values)
+    assert isinstance(skipped, dict) and skipped.get("__type__") == "update" and len(skipped) == 1
+    with pytest.raises(gr.Error, match="rotation must be a number"):
+        ui.render(*values, folder=folder)
+    side = ui._unless_incomplete(ui.side_views, 4)(*values, folder)
+    assert len(side) == 4 and all(s == skipped for s in side)
+
+
+def test_the_tab_opens_on_the_default_scene_with_its_frame_note(folder):
+    with gr.Blocks() as demo:
+        ui.build_tab(folder)
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    assert by_id["giraffe-seed"].value == rd.DEFAULT_SCENE["seed"]
+    assert by_id["giraffe-n-objects"].value == rd.DEFAULT_SCENE["n_objects"]
+    assert by_id["giraffe-image"].value is not None
+    assert by_id["giraffe-frame-note"].value == rd.frame_note(**rd.DEFAULT_SCENE, **rd.neutral_controls(),
+                                                              folder=folder)
+    # every slider re-renders on input (arrow keys) as well as on release (mouse-up, leaving the number box)
+    triggers = {(demo.blocks[block_id].elem_id, event) for fn in demo.fns.values() for block_id, event in fn.targets
+                if block_id in demo.blocks}
+    for name in ui.CONTROLS:
+        assert {(f"giraffe-{name}", "input"), (f"giraffe-{name}", "release")} <= triggers, name

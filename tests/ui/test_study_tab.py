@@ -1,6 +1,7 @@
 """The researcher's Studies tab: the list of studies with their votes, and how to serve each."""
 
 import json
+import time
 
 import gradio as gr
 import numpy as np
@@ -10,6 +11,7 @@ from eval_studies.assign import assign
 from eval_studies.build import build_from_folder
 from eval_studies.loadtest import RaterSession
 from eval_studies.progress import STUDY_COLUMNS, serving_help, studies_overview, study_table
+from eval_studies.rater_logs import read_rows
 from eval_studies.study_file import load_study
 from eval_studies.vote_writer import VoteLog
 from ui.rater_app import RATER_API, RATER_LAUNCH_KWARGS, build_rater_app
@@ -74,13 +76,20 @@ def test_rater_app_api_is_named_and_read_by_name(tmp_path):
         session = RaterSession(rater.local_url, {"rater": "api-rater-1"})
         page = session.call("open", None)
         assert page["study-layout"] == "consent"
-        page = session.call("start")
+        token = page["study-token"]
+        page = session.call("start", token)
         assert page["study-shown"] == "0" and page["study-layout"].startswith("trial:")
-        page = session.call("vote_left", "3", None)  # not the trial on screen: refused, same trial again
+        # issue 19: an answer within the minimum exposure (500 ms from sending) is refused and audited
+        page = session.call("vote_right", "0", token, None)
+        assert page["study-shown"] == "0" and "a little longer" in page["study-feedback"]
+        time.sleep(0.6)
+        page = session.call("vote_left", "3", token, None)  # not the trial on screen: refused, same trial again
         assert page["study-shown"] == "0" and "earlier trial" in page["study-feedback"]
-        page = session.call("vote_right", "0", None)
+        time.sleep(0.6)
+        page = session.call("vote_right", "0", token, None)
         assert page["study-shown"] == "1"
         assert VoteLog(folder, load_study(folder).id).counts() == (1, 1)
+        assert [r["reason"] for r in read_rows(folder / "audit.csv")] == ["too_fast"]
         assert session.client.view_api(print_info=False, return_format="dict")["named_endpoints"] == {}
         session.close()
     finally:
@@ -95,3 +104,63 @@ def test_rater_app_queue_never_recomputes_the_analytics_summary(tmp_path):
     rater = build_rater_app(make_study(tmp_path / "s1"))
     assert rater._queue.ANAYLTICS_CACHE_FREQUENCY == 2**62
     assert "GRADIO_ANALYTICS_CACHE_FREQUENCY" not in os.environ  # set for that moment only
+
+
+def test_studies_tab_has_no_public_endpoint(tmp_path):
+    """Issue 19: the tab's table and help used callable values, which Gradio made public /lambda_N endpoints
+    returning vote counts to anyone."""
+    make_study(tmp_path / "studies" / "s1")
+    with gr.Blocks() as demo:
+        build_tab(tmp_path / "studies")
+    assert demo.fns and all(fn.api_visibility == "private" for fn in demo.fns.values())
+
+
+def test_rater_flow_consent_break_problem_session_withdraw_and_no_uploads(tmp_path):
+    import httpx
+
+    from eval_studies.assign import hash_rater, study_key
+
+    folder = make_study(tmp_path / "s1", min_exposure_ms=0, no_consent_code="NOPE42")
+    rater = build_rater_app(folder)
+    rater.launch(prevent_thread_lock=True, **RATER_LAUNCH_KWARGS)
+    try:
+        up = httpx.post(rater.local_url + "gradio_api/upload", files={"files": ("x.png", b"\x89PNG" + b"0" * 64)})
+        assert up.status_code == 413  # uploads are off in study mode
+        no = RaterSession(rater.local_url, {"rater": "says-no"})
+        page = no.call("decline", no.call("open", None)["study-token"])
+        assert page["study-layout"] == "done" and "NOPE42" in page["study-done-link"]
+        no.close()
+        s = RaterSession(rater.local_url, {"rater": "r-flow"})
+        token = s.call("open", None)["study-token"]
+        page = s.call("start", token)
+        s.call("session_info", json.dumps({"device": "phone", "screen": "375x667", "reloads": 0, "hidden_ms": 12}),
+               token)
+        status = s.call("report_problem", "the left photo did not load", token)["study-problem-status"]
+        assert "Thank you" in status
+        layouts = []
+        while page["study-layout"].startswith("trial:"):
+            page = s.call("vote_left", page["study-shown"], token, None)
+            layouts.append(page["study-layout"])
+            if page["study-layout"] == "break":
+                page = s.call("continue", token)
+        assert "break" in layouts  # two task blocks: one break between them
+        assert page["study-layout"] == "done"
+        code = page["study-done-link"].split('id="study-code">')[1].split("<")[0]
+        rid = hash_rater("r-flow", study_key(folder))
+        from eval_studies.assign import completion_code
+        assert code == completion_code(load_study(folder), study_key(folder), rid)
+        events = [(r["rater_id"], r["event"]) for r in read_rows(folder / "sessions.csv")]
+        assert (rid, "open") in events and (rid, "consent") in events and (rid, "finished") in events
+        assert (rid, "client") in events
+        assert [r["text"] for r in read_rows(folder / "problems.csv")] == ["the left photo did not load"]
+        s.close()
+        w = RaterSession(rater.local_url, {"rater": "r-leaves"})
+        token = w.call("open", None)["study-token"]
+        page = w.call("start", token)
+        page = w.call("withdraw", token)
+        assert page["study-layout"] == "done" and "withdrawn" in page["study-done"]
+        page = w.call("open", None)  # coming back: still withdrawn
+        assert page["study-layout"] == "done" and "withdrawn" in page["study-done"]
+        w.close()
+    finally:
+        rater.close()

@@ -25,3 +25,48 @@ def test_missing_checkpoint_and_bad_values_raise_plain_errors(tmp_path):
     assert not rd.has_checkpoint(tmp_path)
     assert rd.as_whole(3.0) == 3 and isinstance(rd.as_whole(3.0), int) and rd.as_whole(2.5) == 2.5
     assert np.array_equal(rd.upscale(np.eye(2, dtype=np.uint8), 4), np.kron(np.eye(2), np.ones((2, 2))))
+
+
+# ---------------------------------------------------------------------------------------------- the bundled model
+
+bundled = pytest.mark.skipif(not rd.has_checkpoint(rd.BUNDLED), reason="no bundled GIRAFFE checkpoint")
+
+
+def frame(seed, n_objects, **controls) -> np.ndarray:
+    """The 64 x 64 scene as floats (render's 256 x 256 is that frame in 4 x 4 blocks), elevation in the middle."""
+    return rd.render(seed, n_objects, **{**rd.neutral_controls(), **controls}, folder=rd.BUNDLED)[::4, ::4].astype(float)
+
+
+@bundled
+def test_the_default_scene_turns_visibly():
+    scene = rd.DEFAULT_SCENE
+    still = frame(**scene)
+    G, lat = rd.scene(**scene, **rd.neutral_controls(), folder=rd.BUNDLED)
+    inside = rd.views(G, lat)["alphas"][0] > 127                  # object 1, where the controls act
+    for angle in (30, 45, 60, 90, 135, 180):
+        change = np.abs(frame(**scene, rotation=angle) - still).mean(-1)
+        assert change.mean() > 2.5, angle                           # /255 over the whole image (seed 0: 0.5-1.8)
+        assert change[inside].mean() > 15, angle                    # /255 inside the object
+
+
+@bundled
+def test_in_frame_follows_the_object_along_the_circle_by_its_alpha_map():
+    neutral = rd.neutral_controls()
+    assert rd.in_frame(0, 2, **neutral, folder=rd.BUNDLED) == pytest.approx(1, abs=0.02)
+    shares = [rd.in_frame(0, 2, **{**neutral, "circle": t}, folder=rd.BUNDLED) for t in np.arange(12) / 12]
+    assert min(shares) < 0.05 and max(shares) > 0.95               # seed 0's object leaves and comes back
+    # where in_frame says the object has left, the scene's own alpha map of it is empty; where it is in, it is not
+    for t, share in zip(np.arange(12) / 12, shares):
+        G, lat = rd.scene(0, 2, **{**neutral, "circle": float(t)}, folder=rd.BUNDLED)
+        mass = rd.views(G, lat)["alphas"][0].astype(float).sum() / 255
+        if share < 0.05:
+            assert mass < 5, t
+        if share > 0.95:
+            assert mass > 50, t
+    out = 6 / 12 if shares[6] < 0.05 else 5 / 12
+    assert "has left the frame" in rd.frame_note(0, 2, **{**neutral, "circle": out}, folder=rd.BUNDLED)
+    assert rd.frame_note(0, 2, **neutral, folder=rd.BUNDLED) == "Object 1 is in the frame."
+    partly = next(t for t, s in zip(np.arange(12) / 12, shares) if 0.05 <= s < 0.95)
+    assert "partly out of the frame" in rd.frame_note(0, 2, **{**neutral, "circle": float(partly)}, folder=rd.BUNDLED)
+    with pytest.raises(ValueError, match="object must be a whole number"):
+        rd.in_frame(0, 2, obj=3, folder=rd.BUNDLED)
