@@ -9,7 +9,10 @@ arrive. Only the pixels may differ between conditions, so:
   (``served_png``; 256 x 256 RGB is 196,993 bytes). PNG compression would make byte size follow content,
   which told the inpainting method from the photo in every pair;
 - the served files are written once, before raters arrive, under names that are an HMAC of the pixels
-  (``ServedStimuli``): every trial reads one file of the same size from the same place.
+  (``ServedStimuli``): every trial reads one file of the same size from the same place;
+- each is that PNG inside a small SVG (``served_svg``). Gradio sends an SVG image to the browser inline, as a
+  ``data:`` URL in the event's response, never as a URL naming its cache folder on the server; the SVG is padded
+  with a comment so that every stimulus of a study arrives as a text of exactly one length.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import base64
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from PIL import Image
@@ -83,9 +88,26 @@ def read_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def served_svg(png: bytes, width: int, height: int, length: int | None = None) -> str:
+    """The served stimulus: the PNG inside an SVG of the same size. With `length`, a comment pads it so that the
+    text Gradio sends for it (``urllib.parse.quote`` of the file, in a ``data:image/svg+xml,`` URL) has exactly
+    that many characters; the base64 text quotes to different lengths for different pixels ('+' and '=' grow)."""
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}"><image width="{width}" height="{height}" '
+            f'xlink:href="data:image/png;base64,{base64.b64encode(png).decode()}"/><!--')
+    tail = "--></svg>"
+    if length is None:
+        return head + tail
+    pad = length - len(quote(head + tail))          # each pad character, "a", quotes to itself
+    if pad < 0:
+        raise ValueError(f"stimulus quotes to {length - pad} characters, over the study's {length}")
+    return head + "a" * pad + tail
+
+
 class ServedStimuli:
-    """Each stimulus of a study as the file the rater app serves: ``path(stimulus)``, written on first use
-    (``prepare`` writes them all) under ``cache_dir/<HMAC of the pixels>/image.png``."""
+    """Each stimulus of a study as the file the rater app serves: ``path(stimulus)``, an SVG written by
+    ``prepare`` (before raters arrive) under ``cache_dir/<HMAC of the pixels>/image.svg``, every one of them
+    sent as a text of the same length."""
 
     def __init__(self, stimuli_dir: Path, key: bytes, cache_dir: str | Path):
         self.stimuli_dir = Path(stimuli_dir)
@@ -93,17 +115,25 @@ class ServedStimuli:
         self.cache_dir = Path(cache_dir)
         self._paths: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.length: int | None = None   # the quoted length of every served stimulus (set by prepare)
+
+    def _encode(self, stimulus: str) -> tuple[bytes, int, int]:
+        rgb = read_rgb(self.stimuli_dir / stimulus)
+        return served_png(rgb), rgb.shape[1], rgb.shape[0]
 
     def path(self, stimulus: str) -> str:
         with self._lock:
             found = self._paths.get(stimulus)
         if found is not None and Path(found).exists():
             return found
-        data = served_png(read_rgb(self.stimuli_dir / stimulus))
-        name = hmac.new(self.key, data, hashlib.sha256).hexdigest()[:40]
+        if self.length is None:
+            raise RuntimeError("call prepare(stimuli) first: the served length is the study's longest stimulus")
+        png, w, h = self._encode(stimulus)
+        data = served_svg(png, w, h, self.length).encode()
+        name = hmac.new(self.key, png, hashlib.sha256).hexdigest()[:40]
         folder = self.cache_dir / name
         folder.mkdir(parents=True, exist_ok=True)
-        out = folder / "image.png"
+        out = folder / "image.svg"
         if not out.exists() or out.stat().st_size != len(data):
             tmp = folder / f".image.{threading.get_ident()}.tmp"
             tmp.write_bytes(data)
@@ -113,5 +143,8 @@ class ServedStimuli:
         return str(out)
 
     def prepare(self, stimuli) -> None:
+        stimuli = list(stimuli)
+        if self.length is None:
+            self.length = max(len(quote(served_svg(*self._encode(s)))) for s in stimuli)
         for s in stimuli:
             self.path(s)

@@ -97,6 +97,10 @@ def build_rater_app(study_dir: Path) -> gr.Blocks:
                                     buttons=[], container=False, elem_id="study-img-left")
                 img_right = gr.Image(type="numpy", format="png", interactive=False, show_label=False,
                                      buttons=[], container=False, elem_id="study-img-right")
+            for img in (img_left, img_right):
+                # Stimuli are SVG files (eval_studies.stimuli: sent inline, no server path). Gradio would send
+                # the rater a "cannot watermark an SVG" warning with each unless the watermark is None.
+                img.watermark = None
             # the visible answer buttons are the page's own (rater_page.ANSWER_HTML): its script forwards
             # a click, once the photos were on screen long enough, to these hidden ones, which vote
             gr.HTML(rater_page.ANSWER_HTML, js_on_load=None)

@@ -88,6 +88,8 @@ RATER_CSS = """
   --button-primary-border-color-hover: #1e40af; --button-primary-text-color-hover: #ffffff;
   font-size: 16px; }
 footer { display: none !important; }
+/* the Gradio buttons the page forwards answers to, after its pacing gate: never shown, never tapped directly */
+#study-vote-left, #study-vote-right { display: none !important; }
 button { min-height: 48px; }  /* every tap target at least 44 px */
 #study-title h1 { font-size: 1.5rem; margin: 0; }
 .study-sr-only { position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px;

@@ -91,26 +91,28 @@ def build_tab() -> None:
             optimizer = gr.Radio(list(OPTIMIZERS), value=next(iter(OPTIMIZERS)), label="Optimiser")
             d_first = gr.Slider(*live.D_FIRST_RANGE, value=DEFAULTS.d_first, step=100,
                                 label="D trains alone first (steps)")
-            lr = gr.Number(value=live.LiveSettings.lr, label=f"Learning rate ({live.LR_RANGE[0]:g} to "
-                                                               f"{live.LR_RANGE[1]:g})")
+            lr = gr.Number(value=live.LiveSettings.lr, elem_id="live-lr",
+                           label=f"Learning rate ({live.LR_RANGE[0]:g} to {live.LR_RANGE[1]:g})")
             steps = gr.Slider(*live.STEPS_RANGE, value=live.LiveSettings.steps_per_update, step=1,
                               label="Steps per update")
             with gr.Row():
-                stall_btn = gr.Button("Minimax from a confident D", size="sm")
+                stall_btn = gr.Button("Minimax from a confident D", size="sm", elem_id="live-stall")
                 recover_btn = gr.Button("Non-saturating, same start", size="sm")
                 default_btn = gr.Button("Defaults", size="sm")
             with gr.Row():
-                train_btn = gr.Button("Train", variant="primary")
-                stop_btn = gr.Button("Stop")
-                reset_btn = gr.Button("Reset")
-            status = gr.Markdown(live.status_text(None))
+                train_btn = gr.Button("Train", variant="primary", elem_id="live-train")
+                stop_btn = gr.Button("Stop", elem_id="live-stop")
+                reset_btn = gr.Button("Reset", elem_id="live-reset")
+            status = gr.Markdown(live.status_text(None), elem_id="live-status")
         with gr.Column(scale=2):
             grid = gr.Image(label="G(z) for 64 fixed noise vectors", type="numpy", image_mode="L", height=300,
-                            interactive=False)
+                            interactive=False, elem_id="live-grid")
     with gr.Row():
-        curves = gr.LinePlot(x="step", y="value", color="curve", label="J(D) and J(G)", height=260)
-        outputs = gr.BarPlot(x="D(x)", y="images", color="batch", label="D's outputs on the last batches",
-                             height=260)
+        curves = gr.LinePlot(x="step", y="value", color="curve", label="J(D) (blue) and J(G) (orange)", height=260,
+                             color_map={"J(D)": "#1f77b4", "J(G)": "#ff7f0e", "J(G) (minimax)": "#ff7f0e"})
+        outputs = gr.BarPlot(x="D(x)", y="images", color="batch", height=260,
+                             label="D's outputs on the last batches: real digits (blue), G's fakes (orange)",
+                             color_map={"real digits": "#1f77b4", "G's fakes": "#ff7f0e"})
     views = [grid, curves, outputs, status, timer]
     settings = [objective, lr, optimizer, d_first]
     stall_btn.click(partial(preset, True), None, settings, api_visibility="private")

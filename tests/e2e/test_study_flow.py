@@ -6,6 +6,7 @@ names chosen to be unmistakable, so that any leak into what the browser receives
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import struct
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -216,7 +218,11 @@ def test_rater_flow_keyboard_reload_completion(launch_app, page, study_dir):
     for text in watch.texts:
         m = FORBIDDEN.search(text)
         assert not m, text[max(0, m.start() - 100):m.end() + 100]
+    # stimuli arrive inline, as data:image/svg+xml URLs holding the PNG (eval_studies.stimuli): read them off the pages
     stim = [b for b in watch.images if b[:8] == b"\x89PNG\r\n\x1a\n"]
+    for html in htmls:
+        for svg in re.findall(r'src="data:image/svg\+xml,([^"]+)"', html):
+            stim += [base64.b64decode(b) for b in re.findall(r"base64,([A-Za-z0-9+/=]+)", unquote(svg))]
     assert len(stim) >= len(trials)
     sizes = set()
     for data in stim:

@@ -1,6 +1,7 @@
 """The study server's guarantees of issue 19: vote tokens, pacing, the audit log, response times and timed
 exposures across reloads, withdrawal, the sessions and problem logs, completion codes, served bytes, HYPE-time."""
 
+import io
 import time
 from pathlib import Path
 
@@ -160,20 +161,47 @@ def test_completion_codes_are_per_rater_and_verifiable(study_factory, tmp_path, 
     assert "is not the completion code" in capsys.readouterr().out
 
 
-def test_served_stimuli_have_one_byte_size_and_opaque_names(study_factory, tmp_path):
+def test_served_stimuli_have_one_length_and_opaque_names(study_factory, tmp_path):
+    """Each stimulus goes out as an SVG holding an uncompressed PNG; Gradio sends it inline as
+    data:image/svg+xml,quote(file): that text has one length for every stimulus, and the PNG inside is the pixels."""
+    import base64
+    import re
+    from urllib.parse import quote
+
+    from PIL import Image
+
     server = serve(study_factory, tmp_path)
     server.serve_into(tmp_path / "cache")
     stimuli = [s for c in server.study.conditions.values() for s in c.values()]
     stimuli += [s for p in server.study.catch_pool.values() for s in p.values()]
     paths = {s: Path(server.image_path(s)) for s in stimuli}
-    sizes = {p.stat().st_size for p in paths.values()}
-    assert len(sizes) == 1, sizes  # content-independent: 8 x 8 RGB, uncompressed
+    sent = {len(quote(p.read_text())) for p in paths.values()}
+    assert len(sent) == 1, sent  # content-independent
+    png_sizes = set()
     for s, p in paths.items():
-        data = p.read_bytes()
-        assert set(chunks(data)) == {"IHDR", "IDAT", "IEND"}
+        png = base64.b64decode(re.search(r'base64,([A-Za-z0-9+/=]+)"', p.read_text()).group(1))
+        png_sizes.add(len(png))
+        assert set(chunks(png)) == {"IHDR", "IDAT", "IEND"}
         assert Path(s).stem not in str(p)
-        from PIL import Image
-        assert np.array_equal(np.asarray(Image.open(p).convert("RGB")), server.image(s))
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), server.image(s))
+    assert len(png_sizes) == 1, png_sizes  # 8 x 8 RGB, uncompressed
+
+
+def test_gradio_sends_a_served_stimulus_inline_without_a_server_path(study_factory, tmp_path):
+    import warnings
+
+    import gradio as gr
+
+    server = serve(study_factory, tmp_path)
+    server.serve_into(tmp_path / "cache")
+    stimulus = next(iter(next(iter(server.study.conditions.values())).values()))
+    image = gr.Image(type="filepath")
+    image.watermark = None                       # as ui.rater_app sets it: no "cannot watermark" warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sent = image.postprocess(server.image_path(stimulus)).model_dump()
+    assert sent["path"] is None and sent["url"].startswith("data:image/svg+xml,")
+    assert str(tmp_path) not in str(sent)
 
 
 def test_staircase_three_up_one_down_and_threshold():
