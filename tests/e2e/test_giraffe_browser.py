@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from synth.giraffe import render as giraffe
@@ -35,9 +36,16 @@ def checkpoint_present():
 
 
 def pixels(page, img) -> np.ndarray:
-    """The pixels the browser was served for an <img> (fetched again from its src)."""
-    body = page.request.get(img.get_attribute("src")).body()
-    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+    """The pixels the browser was served for an <img> (fetched again from its src). A slider fires two renders
+    (input, then release), so the src can change while it is fetched: the fetch is retried on the newest src."""
+    for attempt in range(5):
+        try:
+            body = page.request.get(img.get_attribute("src")).body()
+            return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+        except PlaywrightError:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(300)
 
 
 def set_slider(page, name: str, value) -> None:
