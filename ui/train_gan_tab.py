@@ -92,7 +92,8 @@ def build_tab() -> None:
             d_first = gr.Slider(*live.D_FIRST_RANGE, value=DEFAULTS.d_first, step=100,
                                 label="D trains alone first (steps)")
             lr = gr.Number(value=live.LiveSettings.lr, elem_id="live-lr",
-                           label=f"Learning rate ({live.LR_RANGE[0]:g} to {live.LR_RANGE[1]:g})")
+                           label="Learning rate (" + "; ".join(f"{name}: {lo:g} to {hi:g}"
+                                                             for name, (lo, hi) in live.LR_RANGES.items()) + ")")
             steps = gr.Slider(*live.STEPS_RANGE, value=live.LiveSettings.steps_per_update, step=1,
                               label="Steps per update")
             with gr.Row():

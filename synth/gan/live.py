@@ -30,11 +30,11 @@ from synth.gan import losses
 from synth.gan.gan import Discriminator, GANConfig, Generator
 from synth.training import update_ema
 
-LR_RANGE = (1e-5, 0.5)
+LR_RANGES = {"adam": (1e-5, 1e-2), "sgd": (1e-4, 0.5)}   # what each optimiser can learn with here
 STEPS_RANGE = (1, 200)
 MAX_STEPS = 200_000          # a session stops by itself after this many steps
 D_FIRST_RANGE = (0, 3000)
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = tuple(LR_RANGES)
 EMA_BETA = 0.99             # the sample grid shows an exponential moving average of G's weights
 GRID = 64                    # fixed-noise samples shown (8 x 8)
 # Smaller than the bundled GAN (256-512-1024 / 512-256) so it learns on a laptop CPU while the class watches.
@@ -54,10 +54,13 @@ class LiveSettings:
                                  # confidence, as "early in learning" (Goodfellow et al. 2014, section 3)
 
     def __post_init__(self):
-        lo, hi = LR_RANGE
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        lo, hi = LR_RANGES[self.optimizer]
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not np.isfinite(self.lr) \
                 or not lo <= self.lr <= hi:
-            raise ValueError(f"learning rate must be between {lo:g} and {hi:g}, got {self.lr!r}")
+            raise ValueError(f"learning rate must be between {lo:g} and {hi:g} with {self.optimizer}, "
+                             f"got {self.lr!r}")
         lo, hi = STEPS_RANGE
         if isinstance(self.steps_per_update, bool) or not float(self.steps_per_update).is_integer() \
                 or not lo <= self.steps_per_update <= hi:
@@ -69,8 +72,6 @@ class LiveSettings:
             raise ValueError(f"D's head start must be a whole number of steps from {lo} to {hi}, "
                              f"got {self.d_first!r}")
         object.__setattr__(self, "d_first", int(self.d_first))
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
 
 
 # The lecture's stall, one click away: the GAN paper's optimiser (SGD with momentum) and a discriminator that has

@@ -24,6 +24,12 @@ def test_absurd_step_counts_are_refused(steps):
         live.LiveSettings(steps_per_update=steps)
 
 
+def test_learning_rate_range_follows_the_optimiser():
+    assert live.LiveSettings(lr=0.05, optimizer="sgd").lr == 0.05
+    with pytest.raises(ValueError, match="between 1e-05 and 0.01 with adam"):
+        live.LiveSettings(lr=0.05, optimizer="adam")
+
+
 def test_whole_float_steps_are_accepted():
     assert live.LiveSettings(steps_per_update=20.0).steps_per_update == 20
 
