@@ -17,7 +17,7 @@ Practice and catch trials use photos of the natural condition
 (``--natural``) set aside for that: the untouched photo against the same photo cut into shuffled tiles.
 
 ``--demo`` builds from held-out photos (assets/data/photos, else the digits), never seen in training,
-each with a central hole (40% of each side):
+each with a central hole (half of each side: the Context Encoder's training hole; at 40% it fills grey squares):
   natural        the held-out photo itself
   telea          the hole filled by OpenCV's fast-marching inpainting (Telea 2004)
   navier_stokes  the hole filled by OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001)
@@ -169,7 +169,7 @@ def load_heldout() -> tuple[str, np.ndarray]:
 
 # The lecture's method first (the pairwise target), then the baselines worth a rater's time.
 DEMO_METHODS = ("context-encoder L2+adv", "context-encoder L2", "patch-based")
-DEMO_HOLE = {"kind": "central", "frac": 0.4}  # a centred square, 40% of each side
+DEMO_HOLE = {"kind": "central", "frac": 0.5}  # a centred square, half of each side: the Context Encoder's own hole
 
 
 def condition_name(method: str) -> str:

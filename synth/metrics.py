@@ -78,3 +78,18 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, bool), np.asarray(b, bool)
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def fill_defects(fill: np.ndarray, original: np.ndarray, mask: np.ndarray, ring: int | None = None) -> dict[str, bool]:
+    """What the eye catches in a fill, as numbers (uint8 HxWx3 images, bool mask, True = hole):
+    - flat: the hole's grey levels vary by under 3 (standard deviation) where the original's vary by over 15;
+    - off_colour: the hole's mean grey level is more than 40 away from the ring of known pixels around it
+      (`ring` px wide; default 1/32 of the image side, at least 2)."""
+    from scipy import ndimage
+
+    mask = np.asarray(mask, bool)
+    width = ring or max(2, mask.shape[0] // 32)
+    band = ndimage.binary_dilation(mask, iterations=width) & ~mask
+    grey, grey_orig = np.asarray(fill, np.float64).mean(2), np.asarray(original, np.float64).mean(2)
+    return {"flat": bool(grey[mask].std() < 3 and grey_orig[mask].std() > 15),
+            "off_colour": bool(abs(grey[mask].mean() - grey[band].mean()) > 40)}
