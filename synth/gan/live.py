@@ -200,7 +200,7 @@ class LiveGAN:
 @dataclass
 class _Session:
     model: LiveGAN
-    thread: threading.Thread
+    thread: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     latest: Snapshot | None = None
 
@@ -230,7 +230,7 @@ class LivePool:
                 raise PoolFull(f"{busy} trainings are already running on this machine (at most "
                                f"{self.max_running}); press Train again when one stops")
             model = LiveGAN(settings)
-            session = _Session(model=model, thread=threading.Thread(target=lambda: None))
+            session = _Session(model=model)
             session.thread = threading.Thread(target=self._run, args=(session,), daemon=True, name=f"live-{key}")
             session.latest = model.snapshot()
             self._sessions[key] = session
@@ -325,10 +325,6 @@ def recognisable_share(images: np.ndarray, threshold: float = 0.8) -> tuple[floa
     return float(recognisable(images, threshold).mean()), float((probs.max(1) >= threshold).mean())
 
 
-def as_uint8(x: torch.Tensor) -> np.ndarray:
-    return data.to_uint8(x)
-
-
 def bench(seconds: float = 60.0, settings: LiveSettings = LiveSettings(), threads: int = 2,
           check_every: float = 10.0) -> list[dict]:
     """Train for `seconds` of wall time; every `check_every` s, score the 64 fixed-noise samples."""
@@ -339,7 +335,7 @@ def bench(seconds: float = 60.0, settings: LiveSettings = LiveSettings(), thread
         m.train(settings.steps_per_update)
         elapsed = time.perf_counter() - t0
         if elapsed >= next_check or elapsed >= seconds:
-            share, conf = recognisable_share(as_uint8(m.samples()))
+            share, conf = recognisable_share(data.to_uint8(m.samples()))
             rows.append({"seconds": round(elapsed, 1), "steps": m.step, "recognisable": share, "confidence": conf,
                          "loss_d": m.history["loss_d"][-1], "loss_g": m.history["loss_g"][-1],
                          "d_real": float(m.last_real.mean()), "d_fake": float(m.last_fake.mean())})
@@ -351,7 +347,7 @@ def bench(seconds: float = 60.0, settings: LiveSettings = LiveSettings(), thread
 def noise_share() -> tuple[float, float]:
     """The yardstick of 'no better than noise': the classifier on 64 images of uniform noise."""
     x = torch.rand(GRID, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    return recognisable_share(as_uint8(x))
+    return recognisable_share(data.to_uint8(x))
 
 
 def main(argv=None) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from synth import data
 from synth.gan import live
 
 
@@ -144,5 +145,5 @@ def test_minimax_stalls_where_non_saturating_learns():
         for _ in range(8):
             m.train(20)
     assert stalled.history["loss_d"][-1] < 0.05 and stalled.last_fake.mean() < 0.05
-    assert live.recognisable_share(live.as_uint8(stalled.samples()))[0] <= noise_share
+    assert live.recognisable_share(data.to_uint8(stalled.samples()))[0] <= noise_share
     assert learning.history["loss_d"][-1] > 0.2 and learning.last_fake.mean() > 0.1
