@@ -4,6 +4,7 @@
     python -m synth.train export RUN DEST [--parts generator ...]      (copy a GAN run into assets/)
     python -m synth.train giraffe ... | scene_counter ...               (synth.giraffe.train, synth.giraffe.counter)
     python -m synth.train context_encoder ...                           (synth.inpaint.train)
+    python -m synth.train glcic ...                                     (synth.inpaint.train_glcic)
     python -m synth.train guided ...                                    (synth.guided.train)
     python -m synth.train NAME --help                                   (that trainer's flags)
 
@@ -19,6 +20,7 @@ from synth.giraffe import counter as giraffe_counter
 from synth.giraffe import train as giraffe_train
 from synth.guided import train as guided_train
 from synth.inpaint import train as inpaint_train
+from synth.inpaint import train_glcic
 
 TRAINERS = {
     "gan": lambda argv: gan_train.train_gan("gan", argv),
@@ -29,6 +31,7 @@ TRAINERS = {
     "giraffe": giraffe_train.main,
     "scene_counter": giraffe_counter.train,
     "context_encoder": inpaint_train.main,
+    "glcic": train_glcic.main,
     "guided": guided_train.main,
 }
 

@@ -2,7 +2,8 @@
 
 Conventions for every method: ``image`` is uint8 H x W x 3, RGB channel order; ``mask`` is bool H x W,
 True = hole (the pixels to invent). The result is uint8 H x W x 3 whose pixels outside the hole are the
-input's, bit for bit. Sides from 32 to 1024 px.
+input's, bit for bit. Sides from 32 to 4000 px; a method that cannot work on photos that large says so
+(``Inpainter.max_side``) with a clear error.
 
 A method that works at a fixed resolution (the Context Encoder, nearest-neighbour scene matching, guided
 inpainting) takes its input through ``Inpainter.context_window`` and gives its prediction back through
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_SIDE, MAX_SIDE = 32, 1024
+MIN_SIDE, MAX_SIDE = 32, 4000
 
 
 def as_rgb(image) -> np.ndarray:
@@ -27,7 +28,7 @@ def as_rgb(image) -> np.ndarray:
         except ImportError:  # pragma: no cover - pillow is a dependency
             Image = None
         if Image is not None and isinstance(image, Image.Image):
-            image = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+            image = pil_to_array(image)
         else:
             raise ValueError(f"image must be a numpy array or PIL image, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -38,13 +39,27 @@ def as_rgb(image) -> np.ndarray:
         raise ValueError(f"image must be H x W, H x W x 1, 3 or 4 (grey, RGB, RGBA), got shape {image.shape}")
     h, w = image.shape[:2]
     if not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
-        raise ValueError(f"image sides must be {MIN_SIDE}..{MAX_SIDE} px, got {h}x{w}")
+        raise ValueError(f"image sides must be {MIN_SIDE}..{MAX_SIDE} px, got {w}x{h} (width x height)")
     c = image.shape[2]
     if c in (1, 2):
         image = np.repeat(image[..., :1], 3, axis=2)
     elif c == 4:
         image = image[..., :3]
     return np.ascontiguousarray(image)
+
+
+def pil_to_array(im) -> np.ndarray:
+    """A PIL image of any mode -> uint8 H x W x 3 or 4. 16- and 32-bit greyscale and float images are scaled
+    from their own range (PIL's plain conversion clips them to white); CMYK, palette and the rest go through
+    PIL's RGB(A) conversion."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") else max(float(a.max()), 1.0)
+        if im.mode == "F" and a.max() <= 1.0:
+            top = 1.0
+        return np.round(np.clip(a / top, 0, 1) * 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    has_alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+    return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
 
 
 def as_mask(mask, shape: tuple[int, int]) -> np.ndarray:
@@ -68,10 +83,15 @@ class Inpainter:
 
     name: str = ""
     description: str = ""
+    max_side: int = MAX_SIDE      # the largest photo side the method can fill in reasonable time and memory
 
     def fill(self, image, mask) -> np.ndarray:
         image = as_rgb(image)
         mask = as_mask(mask, image.shape[:2])
+        h, w = image.shape[:2]
+        if max(h, w) > self.max_side:
+            raise ValueError(f"{self.name} works on photos up to {self.max_side} px a side; this one is {w}x{h} "
+                             "(width x height): downscale it first")
         if not mask.any():
             return image.copy()
         if mask.all():

@@ -45,6 +45,7 @@ class NavierStokes(_OpenCV):
 class Biharmonic(Inpainter):
     name = "biharmonic"
     description = "scikit-image: the smoothest surface (biharmonic equation) through the hole's border"
+    max_side = 1024   # one sparse solve over the hole: minutes and gigabytes for big holes on big photos
 
     def _fill(self, image, mask):
         from skimage.restoration import inpaint_biharmonic

@@ -1,18 +1,26 @@
-"""The Context Encoder behind the common interface: a context window around the hole at the model's
-trained resolution (the hole in its middle half, as in training), one forward pass, paste back."""
+"""The learned fills behind the common interface.
+
+Context Encoders: the central-hole models (the lecture's figure) take one context window around the hole at
+the model's trained resolution (the hole in its middle half, as in training); the any-hole model covers the
+hole with tiles sized to it (``synth.inpaint.scales.tiles``), all in one batch. GLCIC is fully convolutional:
+each group of holes is filled at the scale where its radius is one it was trained on, then Poisson-blended
+(``synth.inpaint.scales.fill_fully_convolutional``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from synth import checkpoint
 from synth.checkpoint import config_from_dict
 from synth.data import ASSETS
 
+from . import scales
 from .base import Inpainter
 from .context_encoder import ContextEncoder, ContextEncoderConfig, masked_input
+from .glcic import CompletionNetwork, GLCICConfig
 
 CHECKPOINTS = ASSETS / "checkpoints"
 
@@ -30,6 +38,8 @@ class ContextEncoderInpainter(Inpainter):
 
     @torch.no_grad()
     def _fill(self, image, mask):
+        if self.mask_kind != "central":
+            return scales.fill_by_tiles(image, mask, self._run_batch, self.cfg.image_size)
         s = self.cfg.image_size
         # 1. the context window at the trained resolution (the hole in its middle half)
         win = self.context_window(image, mask, s)
@@ -44,6 +54,16 @@ class ContextEncoderInpainter(Inpainter):
         pred = self.model(masked_input(x, m), m)
         pred = pred[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
         return win.paste(image, mask, pred)
+
+    @torch.no_grad()
+    def _run_batch(self, windows: np.ndarray, holes: np.ndarray, chunk: int = 256) -> np.ndarray:
+        out = []
+        for i in range(0, len(windows), chunk):
+            x = torch.from_numpy(windows[i:i + chunk]).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+            m = torch.from_numpy(holes[i:i + chunk])[:, None]
+            pred = self.model(masked_input(x, m), m)
+            out.append(pred.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).numpy())
+        return np.concatenate(out)
 
 
 class ContextEncoderL2(ContextEncoderInpainter):
@@ -62,3 +82,27 @@ class ContextEncoderRandom(ContextEncoderInpainter):
     name = "context-encoder L2+adv random-mask"
     description = "Pathak et al. 2016, joint loss, trained on random blocks and random regions"
     folder = "context_encoder_random"
+
+
+class GLCIC(Inpainter):
+    name = "glcic"
+    description = ("Iizuka et al. 2017: dilated fully convolutional completion network with global and local "
+                   "discriminators, trained here on random holes and free-form strokes, Poisson-blended")
+    folder = "glcic"
+
+    def __init__(self, folder: Path | None = None, blend: bool = True):
+        folder = Path(folder) if folder is not None else CHECKPOINTS / self.folder
+        meta = checkpoint.read_config(folder)
+        self.cfg: GLCICConfig = config_from_dict(GLCICConfig, meta["config"])
+        self.meta, self.blend = meta, blend
+        self.model = checkpoint.load_part(folder, "model", CompletionNetwork(self.cfg)).float().eval()
+
+    @torch.no_grad()
+    def _run(self, region: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(region).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        m = torch.from_numpy(hole)[None, None].float()
+        pred = self.model(x, m)
+        return pred[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
+
+    def _fill(self, image, mask):
+        return scales.fill_fully_convolutional(image, mask, self._run, self.cfg.max_radius, blend=self.blend)

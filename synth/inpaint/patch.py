@@ -23,6 +23,7 @@ from .base import Inpainter, hole_bbox
 class PatchBased(Inpainter):
     name = "patch-based"
     description = "Criminisi et al. 2004: copies whole patches from the known image, structure first"
+    max_side = 2048
 
     def __init__(self, patch: int | None = None, search: int = 24, max_hole: int = 160):
         if patch is not None and (patch % 2 == 0 or patch < 3):

@@ -8,7 +8,8 @@
 (``python -m synth.inpaint.train ...`` is the same.)
 
 Variants: ``l2`` (central hole, reconstruction loss only), ``l2adv`` (central hole, the paper's joint loss
-0.999 L_rec + 0.001 L_adv), ``random`` (random blocks and regions, joint loss, mask as an input channel).
+0.999 L_rec + 0.001 L_adv), ``random`` (random blocks and regions, joint loss, mask as an input channel),
+``any`` (as ``random``, on the holes people paint: ``masks.training_mask``, strokes included).
 Augmentation on every batch: random scale (zoom 1x..1.6x), shift and horizontal flip of the 64x64 crops,
 contrast/brightness jitter and, for a quarter of the crops, swapped colour channels (only 17 training photos).
 
@@ -41,6 +42,7 @@ VARIANTS = {
     "l2": ("central", 0.0, False),
     "l2adv": ("central", 0.001, False),
     "random": ("random", 0.001, True),
+    "any": ("any", 0.001, True),      # the holes people paint (masks.training_mask), for any-hole tiling
 }
 
 
@@ -56,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--crop-pool", type=int, default=0,
                    help="train on a fresh pool of N random crops of the training photos (read from their "
                         "packages) instead of the 1,601 bundled crops; 0 = the bundled crops")
+    p.add_argument("--photo-pool", type=int, default=0,
+                   help="train on N random crops of the photo pool's training photos (synth.photo_pool); "
+                        "0 = the bundled crops or --crop-pool")
     p.add_argument("--init", type=Path, default=None,
                    help="start the encoder-decoder from this checkpoint folder's weights (fine-tuning)")
     p.add_argument("--export", nargs=2, type=Path, metavar=("RUN", "DEST"), default=None,
@@ -132,6 +137,9 @@ def mask_bank(kind: str, size: int, n: int, seed: int) -> torch.Tensor:
     """n masks (N x 1 x S x S bool). 'random' alternates random blocks and random regions."""
     if kind == "central":
         m = masks.central(size, size)[None]
+    elif kind == "any":
+        rng = np.random.default_rng(seed)
+        m = np.stack([masks.training_mask(size, size, rng) for _ in range(n)])
     else:
         gen = [masks.random_block, masks.random_region]
         m = np.stack([gen[i % 2](size, size, seed=seed + i) for i in range(n)])
@@ -160,8 +168,14 @@ def train(args: argparse.Namespace) -> Path:
     write_args(out, args)
 
     # 1. data: training split only, on the device as uint8
-    crops = data.training_crop_pool(args.crop_pool, cfg.image_size, seed=args.seed + 1) if args.crop_pool else \
-        data.load("photos", "train").images
+    if args.photo_pool:
+        from synth import photo_pool
+
+        crops = photo_pool.crop_pool(args.photo_pool, cfg.image_size, seed=args.seed + 1, split="train")[0]
+    elif args.crop_pool:
+        crops = data.training_crop_pool(args.crop_pool, cfg.image_size, seed=args.seed + 1)
+    else:
+        crops = data.load("photos", "train").images
     images = torch.from_numpy(crops[:args.limit_data]).to(device)
     bank = mask_bank(kind, cfg.image_size, 4096 if kind != "central" else 1, args.seed).to(device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
@@ -191,8 +205,8 @@ def train(args: argparse.Namespace) -> Path:
     def save_all():
         parts = {"model": G} | ({"discriminator": D} if D is not None else {})
         checkpoint.save_model(out, "context_encoder", cfg, parts, mask_kind=kind, variant=args.variant,
-                              steps=step, wall_minutes=round(wall / 60, 2), data="photos/train",
-                              device=str(device))
+                              steps=step, wall_minutes=round(wall / 60, 2), device=str(device),
+                              data="photo_pool/train" if args.photo_pool else "photos/train")
         # the keys of the runs made before synth.training existed: G, opt_g, D, opt_d, step, wall, gen, rng
         save_training_state(state_path, {"G": G, "opt_g": opt_g, "D": D, "opt_d": opt_d}, step=step, wall=wall,
                             gen=gen.get_state())
@@ -260,7 +274,9 @@ def export(run: Path, dest: Path, command: str | None = None) -> Path:
     cmd = command or "python -m synth.train context_encoder " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in args.items() if v not in (None, False) and k != "export")
     pool = int(args.get("crop_pool") or 0)
-    source = (f"a fresh pool of {pool:,} random 64x64 crops of the training photos, read from their packages "
+    source = (f"{args['photo_pool']:,} random 64x64 crops of the photo pool's training photos "
+              "(assets/data/photo_pool; no held-out photo is opened)" if args.get("photo_pool") else
+              f"a fresh pool of {pool:,} random 64x64 crops of the training photos, read from their packages "
               "(`--crop-pool`; no held-out photo is opened)" if pool else
               "assets/data/photos/train.npz (training photos only)")
     init = f"- initialised from: `{args['init']}` (its earlier training is listed below)\n" if args.get("init") else ""

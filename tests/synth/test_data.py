@@ -59,3 +59,14 @@ def test_training_crop_pool_is_seeded_and_never_opens_a_heldout_photo(monkeypatc
     assert a.dtype == np.uint8 and a.shape[1:] == (32, 32, 3) and 55 <= len(a) <= 80
     assert np.array_equal(a, data.training_crop_pool(60, size=32, seed=3))
     assert not np.array_equal(a[:10], data.training_crop_pool(60, size=32, seed=4)[:10])
+
+
+def test_unbundled_training_crops_are_rebuilt_byte_for_byte(tmp_path):
+    import shutil
+
+    shutil.copytree(data.DATA_ROOT / "photos", tmp_path / "photos", ignore=shutil.ignore_patterns("train.npz"))
+    assert not (tmp_path / "photos" / "train.npz").exists()
+    rebuilt = data.load("photos", "train", root=tmp_path)
+    here = data.load("photos", "train")
+    assert np.array_equal(rebuilt.images, here.images) and np.array_equal(rebuilt.labels, here.labels)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]     # nothing else written

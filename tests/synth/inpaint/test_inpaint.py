@@ -76,8 +76,10 @@ def test_bad_input_messages(photo):
     ip = get_inpainter("telea")
     with pytest.raises(ValueError, match="same size"):
         ip.fill(photo, np.zeros((10, 10), bool))
-    with pytest.raises(ValueError, match="32..1024"):
+    with pytest.raises(ValueError, match=r"32\.\.4000 px, got 300x20 \(width x height\)"):
         ip.fill(np.zeros((20, 300, 3), np.uint8), np.zeros((20, 300), bool))
+    with pytest.raises(ValueError, match=r"biharmonic works on photos up to 1024 px a side; this one is 1100x40"):
+        get_inpainter("biharmonic").fill(np.zeros((40, 1100, 3), np.uint8), np.eye(40, 1100, dtype=bool))
     with pytest.raises(ValueError, match="uint8"):
         ip.fill(photo.astype(np.float32), np.zeros(photo.shape[:2], bool))
     with pytest.raises(ValueError, match="grey, RGB, RGBA"):
