@@ -6,6 +6,11 @@ and milliseconds per image.
     python -m synth.evaluate inpainting               # 64x64 held-out crops, 32x32 centre hole etc.
     python -m synth.inpaint.evaluate                  # the same, this module directly
     python -m synth.evaluate inpainting --n 50 --methods telea "context-encoder L2"
+
+With ``--sweep``: every hole shape of ``masks.SWEEP`` plus whole photos, on 128x128 crops of the photo pool's
+held-out photos (``synth.inpaint.sweep``; ``--n`` items per class, default 200):
+
+    python -m synth.evaluate inpainting --sweep --n 200 --out runs/sweep --sheets docs/inpainting
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -82,10 +88,28 @@ def main(argv=None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", nargs="+", default=list(REGISTRY), choices=list(REGISTRY), metavar="METHOD",
                    help=f"default: all of {list(REGISTRY)}")
-    p.add_argument("--n", type=int, default=None, help="first N held-out crops (default: all)")
+    p.add_argument("--n", type=int, default=None,
+                   help="first N held-out crops (default: all); --sweep: items per hole class (default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-speed", action="store_true", help="skip the 256x256 timing column")
+    p.add_argument("--sweep", action="store_true", help="holes of every shape on held-out photos of the pool")
+    p.add_argument("--classes", nargs="+", default=None, metavar="CLASS",
+                   help="--sweep: only these hole classes (default: all)")
+    p.add_argument("--out", type=Path, default=None, help="--sweep: write results.csv and results.json here")
+    p.add_argument("--sheets", type=Path, default=None, help="--sweep: write one contact sheet per class here")
+    p.add_argument("--jobs", type=int, default=1, help="--sweep: classes run in this many processes")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.sweep:
+        from . import sweep
+
+        if args.n is not None and args.n < 1 or args.jobs < 1:
+            p.error("--n and --jobs must be at least 1")
+        unknown = set(args.classes or []) - set(sweep.class_names())
+        if unknown:
+            p.error(f"unknown hole classes {sorted(unknown)}; available: {sweep.class_names()}")
+        sweep.report(args.methods, sweep.N_DEFAULT if args.n is None else args.n, args.seed, args.out,
+                     args.sheets, args.classes, args.jobs)
+        return
     results = evaluate(args.methods, args.n, args.seed)
     speed = None if args.no_speed else speed_256(args.methods)
     n = len(data.load("photos", "heldout").images[:args.n])

@@ -227,3 +227,53 @@ def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int) -> 
         ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
         out[iy[ok], ix[ok]] = big[ys[ok], xs[ok]]
     return out
+
+
+def strategy_picture(image: np.ndarray, mask: np.ndarray, max_radius: float, max_pixels: int = 512 * 512) -> np.ndarray:
+    """docs/inpainting.md's figure: the photo with the hole in magenta, each group's GLCIC region (yellow box,
+    its working scale written in it) and the Context Encoder's tiles (cyan squares, their middle halves own
+    the hole)."""
+    out = image.copy()
+    out[mask] = (255, 0, 255)
+    gap_cv = max(8, int(0.05 * min(image.shape[:2])))
+    gap_ce = max(4, int(0.03 * min(image.shape[:2])))
+    thick = max(1, min(image.shape[:2]) // 300)
+    for group in hole_groups(mask, gap_ce):
+        for t in tiles(group):
+            cv2.rectangle(out, (t.x0, t.y0), (t.x0 + t.side - 1, t.y0 + t.side - 1), (0, 220, 255), thick)
+    for group in hole_groups(mask, gap_cv):
+        reg = region_for(group, max_radius, max_pixels)
+        cv2.rectangle(out, (reg.x0, reg.y0), (reg.x1 - 1, reg.y1 - 1), (255, 230, 0), 2 * thick)
+        cv2.putText(out, f"x{reg.scale:.2f}", (reg.x0 + 4, reg.y0 + 18 * thick), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6 * thick, (255, 230, 0), thick, cv2.LINE_AA)
+    return out
+
+
+def main(argv=None) -> None:
+    """python -m synth.inpaint.scales --figure docs/inpainting/scales.jpg: the strategy on held-out photos."""
+    import argparse
+
+    from PIL import Image
+
+    from synth import photo_pool
+
+    from . import masks
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--figure", required=True)
+    p.add_argument("--max-radius", type=float, default=24.0)
+    args = p.parse_args(argv)
+    shots = []
+    held = photo_pool.photos("heldout")
+    for i, (pid, photo) in enumerate(held[j] for j in (5, len(held) // 2, len(held) - 3)):
+        h, w = photo.shape[:2]
+        m = [masks.strokes(h, w, 11, "thin"), masks.several_holes(h, w, 5), masks.random_region(h, w, 3, 0.1)][i]
+        shots.append(cv2.resize(strategy_picture(photo, m, args.max_radius), (480, int(480 * h / w))))
+    height = max(s.shape[0] for s in shots)
+    row = np.concatenate([np.pad(s, ((0, height - s.shape[0]), (0, 8), (0, 0)), constant_values=255) for s in shots], 1)
+    Image.fromarray(row).save(args.figure, quality=88)
+    print(f"wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
