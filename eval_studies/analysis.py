@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from eval_studies import hype, rater_checks, stats
+from eval_studies import hype, lecture, rater_checks, stats
 from eval_studies.vote_reader import Votes
 
 NATURAL_NAMES = ("natural", "real", "photo", "photos", "natural_images", "original", "ground_truth", "gt")
@@ -54,16 +54,26 @@ class Report:
         c = self.cells
         return c[(c["table"] == kind) & (c["raters"] == raters)].reset_index(drop=True)
 
+    def lecture_layout(self, kind: str, raters: str = "all") -> lecture.Layout | None:
+        """The lecture's layout of this table (eval_studies.lecture), or None when its conditions differ."""
+        t = self.table(kind, raters)
+        by_study = {s: list(g["condition"]) for s, g in t.groupby("study_id", sort=True)}
+        return lecture.layout(kind, by_study, self.target, self.natural)
+
     def wide(self, kind: str, raters: str = "all", intervals: bool = False) -> pd.DataFrame:
-        """The lecture's layout: one row per study, one column per baseline/condition, '76.0%' cells.
-        intervals=True adds under each study a row with the primary interval of every cell (and, for real vs
-        fake, one with the difference from natural images)."""
+        """One row per study, one column per baseline/condition, '76.0%' cells; in the lecture's layout (rows
+        its retrieval settings, columns its labels in its order, cells at its precision) when the conditions
+        are the lecture's. intervals=True adds under each study a row with the primary interval of every cell
+        (and, for real vs fake, one with the difference from natural images)."""
         t = self.table(kind, raters)
         if t.empty:
             return pd.DataFrame()
-        cols = list(dict.fromkeys(t["condition"]))
-        t = t.assign(cell=t["percent"].map(fmt_pct), ci=[fmt_ci(a, b) for a, b in zip(t["primary_low"],
-                                                                                      t["primary_high"])],
+        lay = self.lecture_layout(kind, raters)
+        cols = lay.columns if lay else list(dict.fromkeys(t["condition"]))
+        studies = lay.rows if lay else sorted(set(t["study_id"]))
+        cell = ([lecture.fmt_share(k, n, lecture.DECIMALS[kind]) for k, n in zip(t["successes"], t["votes"])]
+                if lay else t["percent"].map(fmt_pct))
+        t = t.assign(cell=cell, ci=[fmt_ci(a, b) for a, b in zip(t["primary_low"], t["primary_high"])],
                      diff=[fmt_diff(d, a, b) for d, a, b in zip(t["diff_vs_natural"], t["diff_low"],
                                                                 t["diff_high"])])
         rows = [("cell", None)]
@@ -73,12 +83,16 @@ class Report:
                 rows.append(("diff", f"  vs {self.natural} ({100 * self.level:g}% interval)"))
         parts = []
         for order, (col, label) in enumerate(rows):
-            w = t.pivot(index="study_id", columns="condition", values=col).reindex(columns=cols).fillna("")
-            w = w.rename_axis(None, axis=1).reset_index()
+            w = t.pivot(index="study_id", columns="condition", values=col).reindex(index=studies, columns=cols)
+            w = w.fillna("").rename_axis(None, axis=1).rename_axis("study_id").reset_index()
             if label is not None:
                 w["study_id"] = label
+            elif lay:
+                w["study_id"] = w["study_id"].map(lay.row_labels)
             parts.append(w.assign(_s=range(len(w)), _o=order))
         w = pd.concat(parts).sort_values(["_s", "_o"], kind="stable").drop(columns=["_s", "_o"])
+        if lay:
+            w = w.rename(columns=lay.labels)
         return w.reset_index(drop=True).rename(columns={"study_id": "Study"})
 
 

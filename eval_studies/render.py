@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eval_studies import lecture
 from eval_studies.analysis import CELL_COLUMNS, Report, fmt_ci, fmt_diff, fmt_pct
 from eval_studies.charts import charts
 from eval_studies.hype import hype_wide
@@ -34,6 +35,11 @@ def fmt_p(p: float) -> str:
 
 def _detail(rep: Report, kind: str, raters: str = "all") -> pd.DataFrame:
     t = rep.table(kind, raters)
+    lay = rep.lecture_layout(kind, raters)
+    if lay:                                               # rows in the order of the lecture's table
+        key = t["study_id"].map({s: i for i, s in enumerate(lay.rows)}) * 100 + t["condition"].map(
+            {c: i for i, c in enumerate(lay.columns)})
+        t = t.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
     lv = f"{100 * rep.level:g}%"
     cols = {"Study": t["study_id"], "Baseline" if kind == "pairwise" else "Condition": t["condition"],
             "Votes": t["votes"], f"Preferring {rep.target}" if kind == "pairwise" else "Judged real": t["successes"],
@@ -81,7 +87,11 @@ def _ranking_table(rep: Report) -> pd.DataFrame:
 
 
 def _table_sections(rep: Report, kind: str, raters: str, title: str) -> list:
-    return [("table", title, rep.wide(kind, raters, intervals=True)),
+    """The headline table (with a paragraph naming its rows and columns when in the lecture's layout) and the
+    per-cell table."""
+    lay = rep.lecture_layout(kind, raters)
+    legend = [("p", "", lecture.legend(lay))] if lay else []
+    return [("table", title, rep.wide(kind, raters, intervals=True))] + legend + [
             ("table", f"Per cell ({title.split('.')[0]}). Primary: two-way cluster-robust interval and test "
                       "(raters x items); the Wilson, Clopper-Pearson and exact columns assume independent votes",
              _detail(rep, kind, raters))]
@@ -116,12 +126,12 @@ def sections(rep: Report) -> list[tuple[str, str, object]]:
         s.append(("p", "", "Note: " + n + "."))
     if len(rep.table("pairwise")):
         s.append(("h2", f"Table 1. Pairwise: % of votes preferring {rep.target} over each baseline", None))
-        headline, detail = _table_sections(rep, "pairwise", "all", "Table 1")
-        s += [headline, ("chart", "pairwise", None), detail]
+        *headline, detail = _table_sections(rep, "pairwise", "all", "Table 1")
+        s += headline + [("chart", "pairwise", None), detail]
     if len(rep.table("real_fake")):
         s.append(("h2", "Table 2. Real vs fake: % of votes judging the image real", None))
-        headline, detail = _table_sections(rep, "real_fake", "all", "Table 2")
-        s += [headline, ("chart", "realism", None), detail]
+        *headline, detail = _table_sections(rep, "real_fake", "all", "Table 2")
+        s += headline + [("chart", "realism", None), detail]
     if len(rep.hype_time):
         s.append(("table", f"HYPE-time per condition: mean exposure threshold over raters in ms ({100 * rep.level:g}% "
                            "bootstrap interval over raters); higher = harder to tell from real. See eval_studies.hype",
@@ -321,10 +331,29 @@ def json_cells(rep: Report) -> list[dict]:
     return out
 
 
+def json_lecture_tables(rep: Report) -> dict:
+    """The tables in the lecture's layout, as printed ({} when the conditions are not the lecture's):
+    {task: {"columns": [labels], "rows": [{"row": "Retrieval (a)", "study": id, "cells": {label: "76%"}}]}}."""
+    out = {}
+    for kind in ("pairwise", "real_fake"):
+        lay = rep.lecture_layout(kind)
+        if lay is None:
+            continue
+        w = rep.wide(kind)
+        labels = [lay.labels[c] for c in lay.columns]
+        out[kind] = {"columns": labels, "rows": [
+            {"row": lay.row_labels[s], "study": s, "cells": {lab: row[lab] for lab in labels}}
+            for s, (_, row) in zip(lay.rows, w.iterrows())]}
+    return out
+
+
 def render_json(rep: Report) -> str:
     doc = {"studies": rep.study_ids, "target": rep.target, "natural": rep.natural, "level": rep.level,
            "votes_read": rep.votes_read, "votes_counted": rep.votes_counted, "exclusions": rep.exclusions,
            "failing_raters": rep.failing_raters, "cells": json_cells(rep)}
+    lecture_tables = json_lecture_tables(rep)
+    if lecture_tables:
+        doc["lecture_tables"] = lecture_tables
     return json.dumps(doc, indent=1, ensure_ascii=False)
 
 

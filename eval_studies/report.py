@@ -2,6 +2,7 @@
 
     python -m eval_studies.report votes.csv [votes-2.csv ...] --format md --out report.md
     python -m eval_studies.report votes.csv --format json --out report.json --target ours
+    python -m eval_studies.report votes-guided-retrieval-a.csv votes-guided-retrieval-b.csv --multi-study --out r.md
     python -m eval_studies.report --plan --rate 0.6 --alpha 0.05 --power 0.8 [--icc 0.056]
     python -m eval_studies.report --calibrate          (coverage and error rates of every interval and test)
     python -m eval_studies.report --bench
@@ -11,6 +12,9 @@ Table 2 (real vs fake): one row per study, one column per condition, the % of vo
 condition's difference from natural images. Each cell gets the primary interval and test (two-way
 cluster-robust over raters and items), Holm-adjusted within its study and task, and the secondary Wilson,
 Clopper-Pearson and exact binomial columns that assume independent votes. docs/report.md explains each.
+Studies holding the lecture's conditions (eval_studies.lecture: ours, hr, pb, dh, caf, ce, im, glcic,
+natural; study ids ending in retrieval-a / retrieval-b) get the lecture's layout: rows "Retrieval (a)",
+"Retrieval (b)", its column labels and order, cells at its precision.
 
 The work is in eval_studies.analysis (numbers), rater_checks (rater quality), render and charts (files),
 calibration (the benchmark); this module is the command line, the plan and the timing bench.
@@ -62,13 +66,14 @@ def rater_plan_table(rates, alpha: float, power: float, icc: float, per_rater=PL
 
 
 def bench(n_votes: int = 100_000, n_boot: int = 1000, raters: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Time each stage on a simulated log of n_votes scored votes (lecture preset, 10 cells)."""
+    """Time each stage on a simulated log of n_votes scored votes (the lecture's retrieval (a), 16 cells, every
+    cell the same size)."""
     import tempfile
     from dataclasses import replace
 
     from eval_studies import simulate
 
-    spec = replace(simulate.LECTURE, votes_per_cell=n_votes // 10)
+    spec = replace(simulate.LECTURE, votes_per_cell=n_votes // 16, natural_votes=None, printed={})
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "votes.csv"
         simulate.write_log(simulate.simulate(spec, raters=raters, seed=seed), log)

@@ -13,10 +13,11 @@ the real/fake logit.
 Training (the paper's section 3.3): MSE on the hole alone for the first phase, then the discriminators
 alone, then both with L = MSE + alpha * GAN loss (alpha 0.0004).
 
-Input. The paper fills the hole with the training set's mean pixel value and appends the mask. With
-``prefill="pushpull"`` (an addition to the paper, for training on a CPU) the hole is first filled by a
-pull-push interpolation of the known pixels (a coarse, smooth classic fill) and the network predicts a
-residual on top of it; ``prefill="mean"`` is the paper's input.
+Input. The paper fills the hole with the training set's mean pixel value and appends the mask
+(``prefill="mean"``). Additions to the paper, for training on a CPU, where the network predicts a residual on
+top of a classic first fill (its last layer starts at zero, so an untrained network returns that fill):
+``prefill="telea"`` fills the hole with OpenCV's Telea fast marching first (the method the paper's
+post-processing used), ``prefill="pushpull"`` with a pull-push interpolation of the known pixels.
 
 Post-processing (the paper's section 3.4): the completion is blended into the photo with Poisson image
 editing (the seam's colour follows the surroundings, the content keeps the network's gradients);
@@ -38,7 +39,7 @@ class GLCICConfig:
     nf: int = 16                   # paper: 64 first-layer channels (256 in the middle); 16 -> 64 here
     ndf: int = 16                  # paper: 64 in the discriminators' first layer
     dilations: tuple[int, ...] = (2, 4, 8, 16)   # paper
-    prefill: str = "pushpull"      # "mean" (paper) or "pushpull" (addition: residual on a classic fill)
+    prefill: str = "telea"         # "mean" (paper), "telea" or "pushpull" (additions: residual on a classic fill)
     alpha: float = 0.0004          # paper: weight of the GAN loss in the joint phase
     max_radius: float = 24.0       # largest hole "radius" (px of distance to the nearest known pixel) the
                                    # inference runs at; larger holes are filled at a coarser scale
@@ -70,22 +71,39 @@ class CompletionNetwork(nn.Module):
         layers += _block(a, a // 2, 3)
         self.body = nn.Sequential(*layers)
         self.out = nn.Conv2d(a // 2, 3, 3, 1, 1)
-        if cfg.prefill == "pushpull":        # residual on the classic fill: start from it exactly
+        if cfg.prefill in RESIDUAL:          # residual on the classic fill: start from it exactly
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.float()
-        if self.cfg.prefill == "pushpull":
+        if self.cfg.prefill == "telea":
+            base = telea_fill(image, m)
+        elif self.cfg.prefill == "pushpull":
             base = pushpull_fill(image, m)
         elif self.cfg.prefill == "mean":
             base = image * (1 - m)           # [-1, 1] data: 0 is the mean pixel value
         else:
             raise ValueError(f"unknown prefill {self.cfg.prefill!r}")
         y = self.out(self.body(torch.cat([base, m], 1)))
-        if self.cfg.prefill == "pushpull":
+        if self.cfg.prefill in RESIDUAL:
             return (base + y).clamp(-1, 1)
         return torch.tanh(y)
+
+
+RESIDUAL = ("telea", "pushpull")
+
+
+def telea_fill(image: torch.Tensor, mask: torch.Tensor, radius: int = 5) -> torch.Tensor:
+    """The hole filled by OpenCV's Telea (2004) fast marching, image by image (no gradient; an input)."""
+    import cv2
+    import numpy as np
+
+    x = image.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    m = (mask.detach()[:, 0] > 0.5).cpu().numpy().astype(np.uint8) * 255
+    filled = np.stack([cv2.inpaint(np.ascontiguousarray(a), b, radius, cv2.INPAINT_TELEA) for a, b in zip(x, m)])
+    t = torch.from_numpy(filled).to(image.device).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return image * (1 - mask) + t * mask
 
 
 def pushpull_fill(image: torch.Tensor, mask: torch.Tensor, levels: int = 12) -> torch.Tensor:

@@ -40,7 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     run_flags(p, steps=100000, batch=16, lr_help="Adam; the paper used Adadelta", nf=GLCICConfig.nf)
     p.add_argument("--tc", type=int, default=4000, help="steps of MSE alone (paper: 90,000)")
     p.add_argument("--td", type=int, default=300, help="then steps of the discriminators alone (paper: 10,000)")
-    p.add_argument("--prefill", choices=("pushpull", "mean"), default=GLCICConfig.prefill)
+    p.add_argument("--prefill", choices=("telea", "pushpull", "mean"), default=GLCICConfig.prefill)
     p.add_argument("--size", type=int, default=GLCICConfig.image_size, help="training crop side (px)")
     p.add_argument("--pool", type=int, default=8000, help="random crops of the training photos to train on")
     p.add_argument("--masks", type=int, default=4096, help="training holes drawn once, then flipped and turned")

@@ -32,7 +32,7 @@ def test_no_password_keeps_the_tab_locked(launch_app, studies_root, page):
     expect(page.get_by_text("no password is set")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("SYNTH_RESULTS_PASSWORD").first).to_be_visible()
     assert page.locator("#results-password").count() == 0
-    assert "76.0%" not in page.content()
+    assert "76%" not in page.content()
 
 
 @pytest.mark.e2e
@@ -49,12 +49,12 @@ def test_wrong_then_right_password(launch_app, studies_root, page):
     box.fill(PASSWORD)
     page.locator("#results-unlock").click()
     expect(page.locator("#results-build")).to_be_visible(timeout=30_000)
-    # live counts of the picked study: 20 raters, 10 cells of 1000 scored votes
+    # live counts of the picked study: 20 raters, the lecture's retrieval (a) study
     expect(page.get_by_text(re.compile(r"votes\*?\*? from 20 raters"))).to_be_visible(timeout=30_000)
     page.locator("#results-build").click()
     table1 = page.locator("#results-table1")
-    expect(table1).to_contain_text("76.0%", timeout=60_000)
-    expect(table1).to_contain_text("lecture-hole-filling")
+    expect(table1).to_contain_text("76%", timeout=60_000)
+    expect(table1).to_contain_text("Retrieval (a)")
     expect(page.locator("#results-table2")).to_contain_text("97.7%")
     expect(page.locator("#results-status")).to_contain_text("Report built")
     if SHOT:
@@ -74,15 +74,15 @@ def test_tab_helpers_in_process(studies_root, tmp_path):
         progress.study_logs(studies_root, "../lecture")
     summary, counts = progress.live_counts(logs)
     assert "from 20 raters" in summary and "80 catch trials, 60 practice trials" in summary
-    assert counts["votes"].sum() == 10_000 and set(counts["votes"]) == {1000}
-    assert counts.set_index("cell").loc["ours vs patchmatch", "raters"] == 20
+    assert counts["votes"].sum() == 4600 and set(counts["votes"]) == {200, 1600}
+    assert counts.set_index("cell").loc["hr vs ours", "raters"] == 20
     bad = tmp_path / "broken" / "votes.csv"
     bad.parent.mkdir()
     bad.write_bytes(b"")
     summary, _ = progress.live_counts([bad])
     assert "cannot be read" in summary and "line 1: the file is empty" in summary
     md, t1, t2, *_charts, files = results.build_report(logs, "", "", tmp_path / "out")
-    assert t1.set_index("Study").loc["lecture-hole-filling", "patchmatch"] == "76.0%"
-    assert t2.set_index("Study").loc["lecture-hole-filling", "natural"] == "97.7%"
+    assert t1.set_index("Study").loc["Retrieval (a)", "HR"] == "76%"
+    assert t2.set_index("Study").loc["Retrieval (a)", "NI"] == "97.7%"
     assert sorted(Path(f).suffix for f in files if Path(f).stem == "report") == [".csv", ".html", ".md", ".tex"]
     assert len(files) == len(set(files))

@@ -16,26 +16,33 @@ from eval_studies import report, simulate
 from eval_studies.schema import VOTE_COLUMNS
 from eval_studies.vote_reader import load_votes
 
-LECTURE_TABLE1 = {"context_encoder": "87.1%", "global_local": "68.3%", "nearest_neighbor": "91.2%",
+HOLE_TABLE1 = {"context_encoder": "87.1%", "global_local": "68.3%", "nearest_neighbor": "91.2%",
                   "patchmatch": "76.0%"}
-LECTURE_TABLE2 = {"natural": "97.7%", "ours": "62.4%", "context_encoder": "21.3%", "global_local": "45.5%",
+HOLE_TABLE2 = {"natural": "97.7%", "ours": "62.4%", "context_encoder": "21.3%", "global_local": "45.5%",
                   "nearest_neighbor": "14.7%", "patchmatch": "38.1%"}
 
-
-@pytest.fixture(scope="module")
-def lecture_log(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lecture") / "votes.csv"
-    return simulate.write_log(simulate.simulate(simulate.LECTURE, raters=50, seed=0), path)
-
-
-@pytest.fixture(scope="module")
-def lecture(lecture_log):
-    return report.analyse(load_votes([lecture_log]), n_boot=400, seed=0)
+# A hole-filling study with conditions other than the lecture's experiment: the report's own layout.
+HOLE_FILLING = simulate.SimSpec(
+    study_id="hole-filling", target="ours",
+    pairwise={"patchmatch": 0.760, "global_local": 0.683, "context_encoder": 0.871, "nearest_neighbor": 0.912},
+    realism={"natural": 0.977, "ours": 0.624, "patchmatch": 0.381, "global_local": 0.455,
+             "context_encoder": 0.213, "nearest_neighbor": 0.147})
 
 
 @pytest.fixture(scope="module")
-def raw(lecture_log):
-    return pd.read_csv(lecture_log, dtype=str, keep_default_na=False)
+def hole_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hole") / "votes.csv"
+    return simulate.write_log(simulate.simulate(HOLE_FILLING, raters=50, seed=0), path)
+
+
+@pytest.fixture(scope="module")
+def hole(hole_log):
+    return report.analyse(load_votes([hole_log]), n_boot=400, seed=0)
+
+
+@pytest.fixture(scope="module")
+def raw(hole_log):
+    return pd.read_csv(hole_log, dtype=str, keep_default_na=False)
 
 
 def _holm_by_hand(p):
@@ -48,14 +55,14 @@ def _holm_by_hand(p):
     return adj
 
 
-def test_lecture_tables_cell_for_cell(lecture):
-    t1 = lecture.wide("pairwise")
-    assert list(t1["Study"]) == ["lecture-hole-filling"]
-    assert {c: t1[c].iloc[0] for c in LECTURE_TABLE1} == LECTURE_TABLE1
-    t2 = lecture.wide("real_fake")
-    assert {c: t2[c].iloc[0] for c in LECTURE_TABLE2} == LECTURE_TABLE2
+def test_tables_cell_for_cell_in_the_reports_own_layout(hole):
+    t1 = hole.wide("pairwise")
+    assert list(t1["Study"]) == ["hole-filling"]
+    assert {c: t1[c].iloc[0] for c in HOLE_TABLE1} == HOLE_TABLE1
+    t2 = hole.wide("real_fake")
+    assert {c: t2[c].iloc[0] for c in HOLE_TABLE2} == HOLE_TABLE2
     assert list(t2.columns[1:3]) == ["natural", "ours"]       # natural images first, then the target
-    assert lecture.target == "ours" and lecture.natural == "natural"
+    assert hole.target == "ours" and hole.natural == "natural"
 
 
 def _check_cells(cells: pd.DataFrame, successes: pd.Series, totals: pd.Series):
@@ -75,35 +82,35 @@ def _check_cells(cells: pd.DataFrame, successes: pd.Series, totals: pd.Series):
     assert list(cells["p_holm"]) == pytest.approx(_holm_by_hand(list(cells["p_value"])), rel=1e-9)
 
 
-def test_every_statistic_against_hand_counts_and_scipy(lecture, raw):
+def test_every_statistic_against_hand_counts_and_scipy(hole, raw):
     s = raw[raw.trial_kind == "scored"]
     pw = s[s.task == "pairwise"]
     baseline = pw.left_condition.where(pw.left_condition != "ours", pw.right_condition)
-    _check_cells(lecture.table("pairwise"), (pw.chosen_condition == "ours").groupby(baseline).sum(),
+    _check_cells(hole.table("pairwise"), (pw.chosen_condition == "ours").groupby(baseline).sum(),
                  pw.groupby(baseline).size())
     rf = s[s.task == "real_fake"]
-    _check_cells(lecture.table("real_fake"), (rf.choice == "real").groupby(rf.left_condition).sum(),
+    _check_cells(hole.table("real_fake"), (rf.choice == "real").groupby(rf.left_condition).sum(),
                  rf.groupby(rf.left_condition).size())
 
 
-def test_catch_failures_and_tables_without_them(lecture, raw):
+def test_catch_failures_and_tables_without_them(hole, raw):
     catch = raw[raw.trial_kind == "catch"]
     failing = sorted(catch.loc[catch.correct == "False", "rater_id"].unique())
-    assert sorted(lecture.failing_raters) == failing and len(failing) == 2
+    assert sorted(hole.failing_raters) == failing and len(failing) == 2
     s = raw[(raw.trial_kind == "scored") & ~raw.rater_id.isin(failing)]
     rf = s[s.task == "real_fake"]
-    _check_cells(lecture.table("real_fake", "without catch failures"),
+    _check_cells(hole.table("real_fake", "without catch failures"),
                  (rf.choice == "real").groupby(rf.left_condition).sum(), rf.groupby(rf.left_condition).size())
-    per = lecture.raters.set_index("rater_id")
+    per = hole.raters.set_index("rater_id")
     assert per.loc[failing, "catch_failed"].tolist() == [1, 1]
     assert (per["catch_trials"] == 4).all()
 
 
-def test_position_bias_and_response_time_outliers(lecture, raw):
+def test_position_bias_and_response_time_outliers(hole, raw):
     s = raw[raw.trial_kind == "scored"]
     pw = s[s.task == "pairwise"]
     k, n = int((pw.choice == "left").sum()), len(pw)
-    pos = lecture.position
+    pos = hole.position
     assert (pos["left"], pos["votes"]) == (k, n)
     ci = sps.binomtest(k, n).proportion_ci(0.95, "wilson")
     assert (pos["wilson_low"], pos["wilson_high"]) == pytest.approx((ci.low, ci.high))
@@ -111,33 +118,33 @@ def test_position_bias_and_response_time_outliers(lecture, raw):
     rt = judged.response_ms.astype(float)
     q1, q3 = np.percentile(np.log(rt), [25, 75])
     slow = np.exp(q3 + 3 * (q3 - q1))
-    assert lecture.rt_limits[1] == pytest.approx(slow)
-    per = lecture.raters.set_index("rater_id")
+    assert hole.rt_limits[1] == pytest.approx(slow)
+    per = hole.raters.set_index("rater_id")
     assert per["fast_answers"].sum() == (rt < 300).sum() > 0
     assert per["slow_answers"].sum() == (rt > slow).sum() > 0
     by_rater = (rt < 300).groupby(judged.rater_id).sum()
     assert (per["fast_answers"].sort_index() == by_rater.sort_index()).all()
 
 
-def test_agreement_and_ranking(lecture, raw):
-    ag = lecture.agreement.set_index("task")
+def test_agreement_and_ranking(hole, raw):
+    ag = hole.agreement.set_index("task")
     assert ag.loc["real_fake", "units"] == 6 * 40          # 6 conditions x 40 items, each seen by 25 raters
     assert 0 < ag.loc["real_fake", "alpha"] < 1
-    r = lecture.ranking
+    r = hole.ranking
     assert r["condition"].iloc[0] == "ours"
     # conditions beaten more often by ours rank lower: order of the pairwise table, reversed
-    t = lecture.table("pairwise").sort_values("percent")
+    t = hole.table("pairwise").sort_values("percent")
     assert list(r["condition"].iloc[1:]) == list(t["condition"])
     assert (r["low"] <= r["log_strength"]).all() and (r["log_strength"] <= r["high"]).all()
     s = raw[(raw.trial_kind == "scored") & (raw.task == "pairwise")]
     assert r.set_index("condition").loc["ours", "wins"] == (s.chosen_condition == "ours").sum()
 
 
-def test_exclusions_are_counted(lecture, raw):
-    assert lecture.exclusions == {"catch trial": int((raw.trial_kind == "catch").sum()),
+def test_exclusions_are_counted(hole, raw):
+    assert hole.exclusions == {"catch trial": int((raw.trial_kind == "catch").sum()),
                                   "practice trial": int((raw.trial_kind == "practice").sum())}
-    assert lecture.votes_read == len(raw)
-    assert lecture.votes_counted == int((raw.trial_kind == "scored").sum())
+    assert hole.votes_read == len(raw)
+    assert hole.votes_counted == int((raw.trial_kind == "scored").sum())
 
 
 def test_repeated_answers_are_counted_not_used(tmp_path, raw):
@@ -152,7 +159,7 @@ def test_repeated_answers_are_counted_not_used(tmp_path, raw):
 
 
 def test_replicas_merge_to_the_same_report(tmp_path):
-    df = simulate.simulate(replace(simulate.LECTURE, votes_per_cell=200), raters=10, seed=4)
+    df = simulate.simulate(replace(HOLE_FILLING, votes_per_cell=200), raters=10, seed=4)
     one = simulate.write_log(df, tmp_path / "votes.csv")
     a = simulate.write_log(df[df.rater_id < "sim-0005"], tmp_path / "votes-a.csv")
     b = simulate.write_log(df[df.rater_id >= "sim-0005"], tmp_path / "votes-b.csv")
@@ -163,7 +170,7 @@ def test_replicas_merge_to_the_same_report(tmp_path):
 
 
 def test_several_studies_need_a_flag_and_give_one_row_each(tmp_path):
-    spec = replace(simulate.LECTURE, votes_per_cell=200)
+    spec = replace(HOLE_FILLING, votes_per_cell=200)
     a = simulate.write_log(simulate.simulate(spec, raters=8, seed=1), tmp_path / "a.csv")
     b = simulate.write_log(simulate.simulate(replace(spec, study_id="second", pairwise={"patchmatch": 0.6}),
                                              raters=8, seed=2), tmp_path / "b.csv")
@@ -171,14 +178,14 @@ def test_several_studies_need_a_flag_and_give_one_row_each(tmp_path):
         load_votes([a, b])
     rep = report.analyse(load_votes([a, b], multi_study=True), n_boot=50)
     t1 = rep.wide("pairwise")
-    assert list(t1["Study"]) == ["lecture-hole-filling", "second"]
+    assert list(t1["Study"]) == ["hole-filling", "second"]
     assert t1.set_index("Study").loc["second", "patchmatch"] == "60.0%"
     assert t1.set_index("Study").loc["second", "global_local"] == ""       # not in that study
     assert len(rep.table("pairwise")) == 5                                   # Holm over all five cells
 
 
 def test_target_detection(tmp_path):
-    spec = replace(simulate.LECTURE, votes_per_cell=100, pairwise={"patchmatch": 0.7})
+    spec = replace(HOLE_FILLING, votes_per_cell=100, pairwise={"patchmatch": 0.7})
     path = simulate.write_log(simulate.simulate(spec, raters=5), tmp_path / "v.csv")
     with pytest.raises(ValueError, match="pass --target"):     # one pair: either side could be the target
         report.analyse(load_votes([path]), n_boot=10)
@@ -309,22 +316,22 @@ def test_study_server_log_format_is_read(tmp_path):
 
 # ------------------------------------------------------------------ outputs
 
-def test_every_format_is_written(lecture, tmp_path):
-    md = report.write_report(lecture, "md", tmp_path / "r.md")
+def test_every_format_is_written(hole, tmp_path):
+    md = report.write_report(hole, "md", tmp_path / "r.md")
     text = (tmp_path / "r.md").read_text()
-    assert "| lecture-hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in text
+    assert "| hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in text
     assert "97.7%" in text and "![pairwise chart](r-pairwise.png)" in text
     assert {p.name for p in md} == {"r.md", "r-pairwise.png", "r-realism.png", "r-ranking.png"}
     assert (tmp_path / "r-pairwise.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report.write_report(lecture, "html", tmp_path / "r.html")
+    report.write_report(hole, "html", tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text()
     imgs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
     assert len(imgs) == 3 and base64.b64decode(imgs[0])[:4] == b"\x89PNG"
     assert "<td>76.0%</td>" in html
-    report.write_report(lecture, "latex", tmp_path / "r.tex")
+    report.write_report(hole, "latex", tmp_path / "r.tex")
     tex = (tmp_path / "r.tex").read_text()
     assert r"76.0\%" in tex and r"\includegraphics" in tex and r"context\_encoder" in tex
-    files = report.write_report(lecture, "csv", tmp_path / "r.csv")
+    files = report.write_report(hole, "csv", tmp_path / "r.csv")
     cells = pd.read_csv(tmp_path / "r.csv")
     assert list(cells.columns) == report.CELL_COLUMNS
     assert cells.query("table == 'pairwise' and raters == 'all' and condition == 'patchmatch'")["successes"].item() == 760
@@ -348,8 +355,8 @@ def test_csv_injection_is_neutralised(tmp_path):
     assert report.csv_safe("-x") == "'-x" and report.csv_safe("@a") == "'@a" and report.csv_safe("ok") == "ok"
 
 
-def test_cli(lecture_log, tmp_path, capsys):
-    assert report.main([str(lecture_log), "--format", "html", "--out", str(tmp_path / "r.html"), "--boot", "50"]) == 0
+def test_cli(hole_log, tmp_path, capsys):
+    assert report.main([str(hole_log), "--format", "html", "--out", str(tmp_path / "r.html"), "--boot", "50"]) == 0
     assert "wrote" in capsys.readouterr().out and (tmp_path / "r.html").exists()
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"")
@@ -462,45 +469,45 @@ def _fail_catch(df: pd.DataFrame, rater: str, n: int) -> pd.DataFrame:
     return df
 
 
-def test_primary_columns_and_headline_intervals(lecture):
-    t = lecture.table("pairwise")
+def test_primary_columns_and_headline_intervals(hole):
+    t = hole.table("pairwise")
     assert (t["primary_low"] < t["percent"] / 100).all() and (t["percent"] / 100 < t["primary_high"]).all()
     assert (t["n_raters"] == 50).all() and (t["n_items"] == 40).all()
     assert t["largest_rater_share"].tolist() == pytest.approx([20 / 1000] * 4)
     assert t["primary_method"].str.startswith("two-way cluster-robust").all()
-    w = lecture.wide("pairwise", intervals=True)
-    assert list(w["Study"]) == ["lecture-hole-filling", "  95% interval"]
+    w = hole.wide("pairwise", intervals=True)
+    assert list(w["Study"]) == ["hole-filling", "  95% interval"]
     row = t.set_index("condition").loc["patchmatch"]
     assert w["patchmatch"].iloc[1] == f"{100 * row.primary_low:.1f} to {100 * row.primary_high:.1f}"
-    md = report.render_markdown(lecture, {})
-    assert "| lecture-hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in md
+    md = report.render_markdown(hole, {})
+    assert "| hole-filling | 87.1% | 68.3% | 91.2% | 76.0% |" in md
     assert "Wilson 95% (assumes independent votes)" in md and "Exact p vs 50% (assumes independent votes)" in md
 
 
-def test_real_vs_fake_is_a_difference_from_natural_with_holm_outside_natural(lecture, raw):
-    t = lecture.table("real_fake").set_index("condition")
+def test_real_vs_fake_is_a_difference_from_natural_with_holm_outside_natural(hole, raw):
+    t = hole.table("real_fake").set_index("condition")
     assert np.isnan(t.loc["natural", "primary_p"]) and np.isnan(t.loc["natural", "primary_p_holm"])
     assert t.loc["ours", "diff_vs_natural"] == pytest.approx(0.624 - 0.977)
     assert t.loc["ours", "diff_low"] < 0.624 - 0.977 < t.loc["ours", "diff_high"] < 0
     assert (t.drop("natural")["primary_test"] == "vs natural").all()
     others = t.drop("natural")
     assert others["primary_p_holm"].tolist() == pytest.approx(_holm_by_hand(others["primary_p"].tolist()))
-    assert "vs natural (95% interval)" in report.render_markdown(lecture, {})
+    assert "vs natural (95% interval)" in report.render_markdown(hole, {})
 
 
-def test_json_has_one_object_per_cell(lecture, tmp_path):
+def test_json_has_one_object_per_cell(hole, tmp_path):
     import json
-    files = report.write_report(lecture, "json", tmp_path / "r.json")
+    files = report.write_report(hole, "json", tmp_path / "r.json")
     assert files == [tmp_path / "r.json"]
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert len(doc["cells"]) == len(lecture.cells)
+    assert len(doc["cells"]) == len(hole.cells)
     cell = next(c for c in doc["cells"] if c.get("baseline") == "patchmatch")
     for key in ("study", "task", "target", "votes", "raters", "items", "estimate", "primary_low", "primary_high",
                 "primary_p", "primary_p_adjusted", "primary_method", "wilson_low", "wilson_high", "exact_p",
                 "bootstrap_low", "bootstrap_high", "largest_rater_share"):
         assert key in cell, key
     assert (cell["study"], cell["task"], cell["target"], cell["votes"], cell["estimate"]) == \
-        ("lecture-hole-filling", "pairwise", "ours", 1000, 0.76)
+        ("hole-filling", "pairwise", "ours", 1000, 0.76)
     nat = next(c for c in doc["cells"] if c.get("condition") == "natural")
     assert nat["primary_p"] is None and nat["diff_vs_natural"] is None
     assert report.main([str(tmp_path / "none.csv"), "--format", "json", "--out", str(tmp_path / "x.json")]) == 2
@@ -524,22 +531,25 @@ def test_catch_threshold_text_counts_both(raw, tmp_path):
     assert steps.iloc[0]["votes before"] == len(df)
 
 
-def test_level_labels_follow_the_level(lecture_log):
-    rep = report.analyse(load_votes([lecture_log]), n_boot=50, level=0.9)
+def test_level_labels_follow_the_level(hole_log):
+    rep = report.analyse(load_votes([hole_log]), n_boot=50, level=0.9)
     md = report.render_markdown(rep, {})
     assert "Rater bootstrap 90% (this condition vs the mean)" in md and "Bootstrap 95%" not in md
     assert "Wilson 90%" in md and "95%" not in md.replace("97.7%", "")
 
 
 def test_multi_study_keeps_raters_apart_and_holm_within_a_study(tmp_path):
-    spec = replace(simulate.LECTURE, votes_per_cell=200, pairwise={"patchmatch": 0.56, "global_local": 0.58})
+    spec = replace(HOLE_FILLING, votes_per_cell=200, pairwise={"patchmatch": 0.56, "global_local": 0.58})
     a = simulate.write_log(simulate.simulate(spec, raters=8, seed=1), tmp_path / "a.csv")
     df = simulate.simulate(replace(spec, study_id="second", pairwise={"patchmatch": 0.9}), raters=8, seed=2)
     one = report.analyse(load_votes([a]), n_boot=20)
     # the same rater id fails a catch trial only in the second study
-    b = simulate.write_log(_fail_catch(df, "sim-0005", 1), tmp_path / "b.csv")
+    both_logs = pd.concat([pd.read_csv(a, dtype=str, keep_default_na=False), df])
+    failed = set(both_logs.loc[(both_logs.trial_kind == "catch") & (both_logs.correct == "False"), "rater_id"])
+    rid = min(set(df["rater_id"]) - failed)
+    b = simulate.write_log(_fail_catch(df, rid, 1), tmp_path / "b.csv")
     both = report.analyse(load_votes([a, b], multi_study=True), n_boot=20)
-    first = both.table("pairwise").query("study_id == 'lecture-hole-filling'")
+    first = both.table("pairwise").query("study_id == 'hole-filling'")
     assert first["primary_p_holm"].tolist() == pytest.approx(one.table("pairwise")["primary_p_holm"].tolist())
     assert first["p_holm"].tolist() == pytest.approx(one.table("pairwise")["p_holm"].tolist())
     report.write_report(both, "csv", tmp_path / "r.csv")
@@ -549,13 +559,13 @@ def test_multi_study_keeps_raters_apart_and_holm_within_a_study(tmp_path):
     by_hand = sorted(set(catch.study_id + "/" + catch.rater_id))
     marked = raters[raters.failed_catch == "True"]
     assert sorted(marked.study_id + "/" + marked.rater_id) == by_hand
-    assert "second/sim-0005" in by_hand and "lecture-hole-filling/sim-0005" not in by_hand
+    assert f"second/{rid}" in by_hand and f"hole-filling/{rid}" not in by_hand
 
 
-def test_quality_csv_writes_counts_as_whole_numbers(lecture, tmp_path):
-    report.write_report(lecture, "csv", tmp_path / "r.csv")
+def test_quality_csv_writes_counts_as_whole_numbers(hole, tmp_path):
+    report.write_report(hole, "csv", tmp_path / "r.csv")
     q = dict(csv.reader(open(tmp_path / "r-quality.csv", newline="")))
-    assert q["votes_counted"] == str(lecture.votes_counted) and q["excluded: catch trial"] == "200"
+    assert q["votes_counted"] == str(hole.votes_counted) and q["excluded: catch trial"] == "200"
     assert not any(v.endswith(".0") for k, v in q.items() if not k.startswith(("alpha", "position_", "rt_")))
 
 
