@@ -6,6 +6,7 @@
     python -m synth.train context_encoder ...                           (synth.inpaint.train)
     python -m synth.train glcic ...                                     (synth.inpaint.train_glcic)
     python -m synth.train guided ...                                    (synth.guided.train)
+    python -m synth.train harmonizer ...                                (synth.guided.train_harmonize)
     python -m synth.train NAME --help                                   (that trainer's flags)
 
 Every run writes args.json, checkpoints (safetensors + config.json), state.pt to resume from (--resume), a
@@ -19,6 +20,7 @@ from synth.gan import train as gan_train
 from synth.giraffe import counter as giraffe_counter
 from synth.giraffe import train as giraffe_train
 from synth.guided import train as guided_train
+from synth.guided import train_harmonize
 from synth.inpaint import train as inpaint_train
 from synth.inpaint import train_glcic
 
@@ -33,6 +35,7 @@ TRAINERS = {
     "context_encoder": inpaint_train.main,
     "glcic": train_glcic.main,
     "guided": guided_train.main,
+    "harmonizer": train_harmonize.main,
 }
 
 
