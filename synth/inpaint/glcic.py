@@ -15,7 +15,7 @@ alone, then both with L = MSE + alpha * GAN loss (alpha 0.0004).
 
 Input. The paper fills the hole with the training set's mean pixel value and appends the mask
 (``prefill="mean"``). Additions to the paper, for training on a CPU, where the network predicts a residual on
-top of a classic first fill (its last layer starts at zero, so an untrained network returns that fill):
+top of a classic first fill (its last layer starts near zero, so an untrained network returns about that fill):
 ``prefill="telea"`` fills the hole with OpenCV's Telea fast marching first (the method the paper's
 post-processing used), ``prefill="pushpull"`` with a pull-push interpolation of the known pixels.
 
@@ -71,9 +71,9 @@ class CompletionNetwork(nn.Module):
         layers += _block(a, a // 2, 3)
         self.body = nn.Sequential(*layers)
         self.out = nn.Conv2d(a // 2, 3, 3, 1, 1)
-        if cfg.prefill in RESIDUAL:          # residual on the classic fill: start from it exactly
-            nn.init.zeros_(self.out.weight)
-            nn.init.zeros_(self.out.bias)
+        if cfg.prefill in RESIDUAL:          # residual on the classic fill: start close to it. Not exactly
+            nn.init.normal_(self.out.weight, 0.0, 1e-3)   # zero: with a zero last layer the body gets no
+            nn.init.zeros_(self.out.bias)                 # gradient, Adam random-walks it and its ReLUs die
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.float()
@@ -174,3 +174,12 @@ def hole_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> to
     """The paper's weighted MSE: squared error on the hole's pixels only."""
     m = mask.float()
     return ((pred - target).pow(2) * m).sum() / (m.sum() * pred.shape[1]).clamp_min(1.0)
+
+
+def hole_log_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Each image's MSE over its own hole, then the mean of their logarithms: minus the mean PSNR up to a
+    constant. Not in the paper (its MSE pools every hole pixel of the batch, so big holes dominate); with it a
+    thin stroke counts as much as a big square, as in the evaluation's mean PSNR."""
+    m = mask.float()
+    per = ((pred - target).pow(2) * m).sum((1, 2, 3)) / (m.sum((1, 2, 3)) * pred.shape[1]).clamp_min(1.0)
+    return torch.log(per + eps).mean()

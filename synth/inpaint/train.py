@@ -171,7 +171,9 @@ def train(args: argparse.Namespace) -> Path:
     if args.photo_pool:
         from synth import photo_pool
 
-        crops = photo_pool.crop_pool(args.photo_pool, cfg.image_size, seed=args.seed + 1, split="train")[0]
+        # crops of a quarter of the short side and up: the 320 px training photos are not enlarged much
+        crops = photo_pool.crop_pool(args.photo_pool, cfg.image_size, seed=args.seed + 1, split="train",
+                                     min_frac=0.25)[0]
     elif args.crop_pool:
         crops = data.training_crop_pool(args.crop_pool, cfg.image_size, seed=args.seed + 1)
     else:

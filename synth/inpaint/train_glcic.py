@@ -30,7 +30,7 @@ from synth import checkpoint
 from synth.training import LossLog, save_training_state, write_args
 
 from . import masks
-from .glcic import CompletionNetwork, Discriminators, GLCICConfig, crop_boxes, hole_mse, local_boxes
+from .glcic import CompletionNetwork, Discriminators, GLCICConfig, crop_boxes, hole_log_mse, hole_mse, local_boxes
 from .train import RunClock, augment, resume_run, run_flags, save_grid
 
 
@@ -44,6 +44,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=GLCICConfig.image_size, help="training crop side (px)")
     p.add_argument("--pool", type=int, default=8000, help="random crops of the training photos to train on")
     p.add_argument("--masks", type=int, default=4096, help="training holes drawn once, then flipped and turned")
+    p.add_argument("--loss", choices=("mse", "logmse"), default="logmse",
+                   help="reconstruction loss: the paper's MSE over the batch's hole pixels, or the mean over images "
+                        "of log(MSE in the image's hole) (mean PSNR: small holes count as much as big ones)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
@@ -127,6 +130,7 @@ def train(args: argparse.Namespace) -> Path:
         d_only = args.tc <= step < args.tc + args.td
         pred = G(x, m) if not d_only else G(x, m).detach()
         mse = hole_mse(pred, x, m)
+        rec = hole_log_mse(pred, x, m) if args.loss == "logmse" else mse
         d_loss = adv_g = torch.zeros(())
         if not mse_only:
             # discriminators: real crops vs completions, each with its local patch around the hole
@@ -139,12 +143,12 @@ def train(args: argparse.Namespace) -> Path:
             d_loss.backward()
             opt_d.step()
         if not d_only:
-            loss = mse
+            loss = rec
             if not mse_only:
                 comp = pred * m + x * (1 - m)
                 g_logit = D(comp, crop_boxes(comp, boxes, half))
                 adv_g = bce(g_logit, torch.ones_like(g_logit))
-                loss = mse + cfg.alpha * adv_g
+                loss = rec + cfg.alpha * adv_g
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
