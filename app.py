@@ -72,7 +72,9 @@ def main(argv=None) -> None:
     password = args.results_password or os.environ.get(RESULTS_PASSWORD_ENV) or None
     demo = build_full_app(args.studies_root, password)
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, theme=theme())
+    from ui.editor import EDITOR_CSS
+
+    demo.launch(server_name=args.host, server_port=args.port, theme=theme(), css=EDITOR_CSS)
 
 
 if __name__ == "__main__":

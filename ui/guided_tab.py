@@ -4,28 +4,32 @@ A thin layer over synth.guided (the model, the bundled examples, and synth.guide
 what the spatial transformer sampled (the aligned guidance patch, and where it looked in the guidance), the
 attention map over the hole, and the Context Encoder's result); ui.editor reads the editor and the mask.
 Named endpoint ``/guided_inpaint(image, mask, guidance)`` -> (result, aligned guidance, attention map); mask
-white = hole. Every image leaves as lossless PNG.
+white = hole. Every image leaves as lossless PNG. The tab opens on its first bundled example, already filled.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import gradio as gr
 
 from synth.guided import display, examples
-from ui.editor import as_user_errors, editor_value, hole_editor, read_editor, read_photo_and_mask
+from ui.editor import as_user_errors, hole_editor, read_editor, read_photo_and_mask, refuse, show, take_upload
+
+FIRST_EXAMPLE = next(iter(examples.EXAMPLES))   # what the tab opens on, filled
 
 
 def check_inputs(mask, guidance) -> None:
     if guidance is None:
-        raise gr.Error("No guidance image: upload or pick the photo to pull the hole's content from.")
+        raise refuse("No guidance image: upload or pick the photo to pull the hole's content from.")
     if not mask.any():
-        raise gr.Error("The mask is empty: paint the hole first (in a mask image, white = hole).")
+        raise refuse("The mask is empty: paint the hole first (in a mask image, white = hole).")
 
 
-def fill(value, guidance):
-    """Editor + guidance -> (result, aligned patch, attention, guidance with the sampled region, Context
-    Encoder's result, note)."""
-    image, mask = read_editor(value)
+def fill(value, guidance, shown=None):
+    """Editor (+ the session's ui.editor.Shown) + guidance -> (result, aligned patch, attention, guidance with
+    the sampled region, Context Encoder's result, note)."""
+    image, mask = read_editor(value, shown)
     check_inputs(mask, guidance)
     with as_user_errors():
         c = display.compare_with_context_encoder(image, mask, guidance)
@@ -33,21 +37,36 @@ def fill(value, guidance):
 
 
 def guided_inpaint(image, mask, guidance):
-    """The API: image (RGB/RGBA/grey photo), mask (white = hole, same size), guidance (a colour photo of any
-    size) -> (result, aligned guidance patch, attention map over the hole)."""
+    """The API: image (RGB/RGBA/grey photo), mask (white = hole, same size; alpha 0 = not hole), guidance (a
+    colour photo of any size) -> (result, aligned guidance patch, attention map over the hole)."""
     img, m = read_photo_and_mask(image, mask)
     if m.all():
-        raise gr.Error("The hole covers the whole image: leave some of it to fill the hole from.")
+        raise refuse("The hole covers the whole image: leave some of it to fill the hole from.")
     check_inputs(m, guidance)
     with as_user_errors():
         return display.guided_fill(img, m, guidance)
 
 
 def load_example(name: str):
+    """A bundled example -> (editor value with its hole, ui.editor.Shown, guidance, note)."""
     if name not in examples.EXAMPLES:
-        raise gr.Error(f"Unknown example {name!r}; pick one of {sorted(examples.EXAMPLES)}.")
+        raise refuse(f"Unknown example {name!r}; pick one of {sorted(examples.EXAMPLES)}.")
     ex = examples.example(name)
-    return editor_value(ex.image, ex.mask), ex.guidance, ex.note
+    return *show(ex.image, ex.mask), ex.guidance, ex.note
+
+
+@lru_cache(maxsize=1)
+def _first_comparison():
+    ex = examples.example(FIRST_EXAMPLE)
+    return ex, display.compare_with_context_encoder(ex.image, ex.mask, ex.guidance)
+
+
+def first_look():
+    """What the tab opens on (computed once): the first bundled example, filled -> (editor value, Shown,
+    guidance, result, aligned patch, attention, where it looked, Context Encoder's result, note)."""
+    ex, c = _first_comparison()
+    return (*show(ex.image, ex.mask), ex.guidance, c.result, c.aligned, c.attention, c.where, c.context_encoder,
+            c.note)
 
 
 def lighting():
@@ -74,13 +93,13 @@ def build_tab() -> None:
         "sampled (green: the final estimate).")
     with gr.Row():
         with gr.Column(scale=1):
-            # the examples' size: a hole set as a layer shows where it is
-            editor = hole_editor((examples.SIDE, examples.SIDE), "guided-editor")
+            editor = hole_editor("guided-editor")
+            shown = gr.State(None)
             guidance = gr.Image(label="Guidance image (a colour photo holding what belongs in the hole)",
                                 type="numpy", format="png", image_mode="RGB", sources=["upload", "clipboard"],
                                 elem_id="guided-guidance")
             example = gr.Dropdown(list(examples.EXAMPLES), label="Bundled example (photo, hole and guidance)",
-                                  value=None, elem_id="guided-example")
+                                  value=FIRST_EXAMPLE, elem_id="guided-example")
             run = gr.Button("Fill the hole from the guidance", variant="primary", elem_id="guided-run")
         with gr.Column(scale=2):
             note = gr.Markdown(elem_id="guided-note")
@@ -119,8 +138,13 @@ def build_tab() -> None:
             api_att = gr.Image(label="Attention map", format="png", interactive=False)
         api_run = gr.Button("Fill")
 
-    example.change(load_example, example, [editor, guidance, note], api_visibility="private")
-    run.click(fill, [editor, guidance], [result, aligned, attention, where, ce, note], api_visibility="private")
+    outputs = [result, aligned, attention, where, ce, note]
+    gr.on(None, first_look, None, [editor, shown, guidance, *outputs], api_visibility="private")
+    example.change(load_example, example, [editor, shown, guidance, note], show_progress="minimal",
+                   api_visibility="private")
+    editor.upload(take_upload, [editor, shown], [editor, shown, note], show_progress="minimal",
+                  api_visibility="private")
+    run.click(fill, [editor, guidance, shown], outputs, api_visibility="private")
     light_run.click(lighting, None, [light_orig, light_guides, light_results], api_visibility="private")
     api_run.click(guided_inpaint, [api_image, api_mask, api_guide], [api_out, api_aligned, api_att],
                   api_name="guided_inpaint")

@@ -15,16 +15,19 @@ from functools import lru_cache
 from . import masks
 from .base import Inpainter, as_mask, as_rgb
 from .classic import Biharmonic, MeanColour, NavierStokes, Telea
-from .learned import ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
+from .learned import GLCIC, ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
 from .nearest import NearestNeighbour
 from .patch import PatchBased
+from .patchmatch import PatchMatch
 
 REGISTRY: dict[str, type[Inpainter]] = {cls.name: cls for cls in (
+    GLCIC,
     ContextEncoderL2,
     ContextEncoderL2Adv,
     ContextEncoderRandom,
     NearestNeighbour,
     PatchBased,
+    PatchMatch,
     Telea,
     NavierStokes,
     Biharmonic,

@@ -10,15 +10,18 @@ from .base import Inpainter, hole_bbox, known_band
 
 class MeanColour(Inpainter):
     name = "mean-colour"
-    description = "every hole pixel gets the mean colour of the known pixels around the hole"
+    description = "each piece of the hole gets the mean colour of the known pixels around that piece"
 
     def _fill(self, image, mask):
-        y0, x0, y1, x1 = hole_bbox(mask)
-        band = known_band(mask, max(2, max(y1 - y0, x1 - x0) // 4))
-        if not band.any():
-            band = ~mask
         out = image.copy()
-        out[mask] = np.round(image[band].reshape(-1, 3).mean(0)).astype(np.uint8)
+        n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            piece = labels == i
+            y0, x0, y1, x1 = hole_bbox(piece)
+            band = known_band(piece, max(2, max(y1 - y0, x1 - x0) // 4))
+            if not band.any():
+                band = ~mask
+            out[piece] = np.round(image[band].reshape(-1, 3).mean(0)).astype(np.uint8)
         return out
 
 

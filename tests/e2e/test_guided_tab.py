@@ -23,18 +23,20 @@ def test_bundled_example_and_lighting_demo(page, full_app):
     page.goto(full_app.url)
     page.get_by_role("tab", name="Guided inpainting").click()
 
-    # 1. no guidance yet: a clear message, and the app keeps serving
-    page.locator("#guided-run").click()
-    expect(page.get_by_text(re.compile("Upload or pick a photo first")).first).to_be_visible(timeout=30_000)
-    page.reload()                                          # a fresh page, without the message, for the screenshot
-    page.get_by_role("tab", name="Guided inpainting").click()
+    # 1. the first look: the first bundled example, already filled, without a click
+    for elem in ("guided-result", "guided-ce", "guided-aligned", "guided-attention", "guided-where"):
+        expect(page.locator(f"#{elem} img").first).to_be_visible(timeout=180_000)
+    expect(page.locator("#guided-guidance img").first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"guided \d+\.\d dB, Context Encoder \d+\.\d dB")).first).to_be_visible()
+    first_src = page.locator("#guided-result img").first.get_attribute("src")
 
-    # 2. the bundled example: photo, painted hole and guidance arrive together; fill
-    name = next(iter(examples.EXAMPLES))
+    # 2. another bundled example: photo, hole and guidance arrive together; fill
+    name = list(examples.EXAMPLES)[1]
     pick(page, "guided-example", name)
     expect(page.locator("#guided-guidance img").first).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1000)
     page.locator("#guided-run").click()
+    expect(page.locator("#guided-result img").first).not_to_have_attribute("src", first_src, timeout=120_000)
     for elem in ("guided-result", "guided-ce", "guided-aligned", "guided-attention", "guided-where"):
         expect(page.locator(f"#{elem} img").first).to_be_visible(timeout=120_000)
     expect(page.get_by_text(re.compile(r"guided \d+\.\d dB, Context Encoder \d+\.\d dB")).first).to_be_visible()

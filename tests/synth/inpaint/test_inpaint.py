@@ -177,7 +177,7 @@ def test_compare_methods_shows_every_method_with_its_psnr(photo):
     assert len(c.gallery) == len(REGISTRY) + 2 and seen[:len(REGISTRY)] == list(REGISTRY)
     assert (c.gallery[0][0][m] == display.HOLE_RGB).all() and np.array_equal(c.gallery[1][0], img)
     for (out, caption), name in zip(c.gallery[2:], REGISTRY):
-        assert caption.startswith(f"{name}: PSNR ") and np.array_equal(out[~m], img[~m])
+        assert caption.startswith(f"{name}: ") and caption.endswith(" dB") and np.array_equal(out[~m], img[~m])
     assert len(c.candidates) == 2 * len(c.completions) and "hole pixels" in c.note
 
 
