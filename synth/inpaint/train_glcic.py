@@ -96,6 +96,9 @@ def train(args: argparse.Namespace) -> Path:
         st = resume_run(state_path, {"G": G, "opt_g": opt_g, "D": D, "opt_d": opt_d})
         step, wall = int(st["step"]), float(st["wall"])
         gen.set_state(st["gen"])
+        for opt in (opt_g, opt_d):          # --lr applies to the resumed run too (the state holds the old one)
+            for group in opt.param_groups:
+                group["lr"] = args.lr
 
     fixed = images[:8].permute(0, 3, 1, 2).float().div(127.5).sub(1)
     fixed_mask = bank[:8].float()
