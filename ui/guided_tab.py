@@ -3,8 +3,9 @@
 A thin layer over synth.guided (the model, the bundled examples, and synth.guided.display: the result beside
 what the spatial transformer sampled (the aligned guidance patch, and where it looked in the guidance), the
 attention map over the hole, and the Context Encoder's result); ui.editor reads the editor and the mask.
-Named endpoint ``/guided_inpaint(image, mask, guidance)`` -> (result, aligned guidance, attention map); mask
-white = hole. Every image leaves as lossless PNG. The tab opens on its first bundled example, already filled.
+Named endpoints ``/guided_inpaint(image, mask, guidance)`` -> (result, aligned guidance, attention map) and
+``/retrieve_guidance(image, mask, setting, k)`` -> the top-k guidance images from the training photos
+(synth.guided.retrieval), best first; mask white = hole. Every image leaves as lossless PNG. The tab opens on its first bundled example, already filled.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import lru_cache
 
 import gradio as gr
 
-from synth.guided import display, examples
+from synth.guided import display, examples, retrieval
 from ui.editor import as_user_errors, hole_editor, read_editor, read_photo_and_mask, refuse, show, take_upload
 
 FIRST_EXAMPLE = next(iter(examples.EXAMPLES))   # what the tab opens on, filled
@@ -45,6 +46,54 @@ def guided_inpaint(image, mask, guidance):
     check_inputs(m, guidance)
     with as_user_errors():
         return display.guided_fill(img, m, guidance)
+
+
+SETTING_LABELS = {f"({k}) {v.split(' (')[0]}": k for k, v in retrieval.SETTINGS.items()}
+
+
+def _setting(label: str) -> str:
+    return SETTING_LABELS.get(label, label)
+
+
+def _gallery(matches) -> list[tuple]:
+    return [(m.image, f"#{m.rank} {m.photo_id} (distance {m.distance:.2f})") for m in matches]
+
+
+def _k(k):
+    """A number from a slider or the API: whole numbers as int (retrieval checks the range)."""
+    try:
+        f = float(k)
+    except (TypeError, ValueError):
+        raise refuse(f"k must be a whole number from 1 to {retrieval.MAX_K}, got {k!r}.")
+    return int(f) if f.is_integer() else f
+
+
+def find_guidance(value, setting: str, k: float, shown=None):
+    """The editor's photo and hole -> (gallery of the top-k retrieved guidance images, their images, note)."""
+    image, mask = read_editor(value, shown)
+    if not mask.any():
+        raise refuse("The mask is empty: paint the hole first, then find guidance for it.")
+    with as_user_errors():
+        matches = retrieval.retrieve(image, mask, _setting(setting), _k(k))
+    note = (f"Top {len(matches)} of the training photos for setting {_setting(setting)} "
+            f"({retrieval.SETTINGS[_setting(setting)]}). Click one to use it as the guidance.")
+    return _gallery(matches), [m.image for m in matches], note
+
+
+def pick_guidance(images: list, evt: gr.SelectData):
+    if not images:
+        raise refuse("Find guidance first.")
+    return images[min(evt.index, len(images) - 1)]
+
+
+def retrieve_guidance(image, mask, setting: str, k: float):
+    """The API: image, mask (white = hole), setting ("a" = whole image, "b" = the hole's surroundings), k
+    (1-20) -> the top-k guidance images from the training photos, best first, with rank, photo and distance."""
+    img, m = read_photo_and_mask(image, mask)
+    if not m.any():
+        raise refuse("The mask is empty: paint the hole first (in a mask image, white = hole).")
+    with as_user_errors():
+        return _gallery(retrieval.retrieve(img, m, _setting(setting), _k(k)))
 
 
 def load_example(name: str):
@@ -100,6 +149,15 @@ def build_tab() -> None:
                                 elem_id="guided-guidance")
             example = gr.Dropdown(list(examples.EXAMPLES), label="Bundled example (photo, hole and guidance)",
                                   value=FIRST_EXAMPLE, elem_id="guided-example")
+            with gr.Accordion("Find guidance for me (retrieval from the training photos)", open=False):
+                with gr.Row():
+                    setting = gr.Radio(list(SETTING_LABELS), value=next(iter(SETTING_LABELS)),
+                                       label="Retrieval setting", elem_id="guided-setting")
+                    k = gr.Slider(1, retrieval.MAX_K, value=6, step=1, label="How many (k)", elem_id="guided-k")
+                find = gr.Button("Find guidance for me", elem_id="guided-find")
+                found = gr.Gallery(label="Retrieved guidance, best first (click one to use it)", columns=3,
+                                   format="png", height="auto", elem_id="guided-found")
+                found_images = gr.State([])
             run = gr.Button("Fill the hole from the guidance", variant="primary", elem_id="guided-run")
         with gr.Column(scale=2):
             note = gr.Markdown(elem_id="guided-note")
@@ -137,6 +195,12 @@ def build_tab() -> None:
             api_aligned = gr.Image(label="Aligned guidance", format="png", interactive=False)
             api_att = gr.Image(label="Attention map", format="png", interactive=False)
         api_run = gr.Button("Fill")
+        with gr.Row():
+            api_setting = gr.Textbox(value="a", label="Retrieval setting (a = whole image, b = the hole's "
+                                                      "surroundings)")
+            api_k = gr.Number(value=5, label="k (1-20)")
+        api_find = gr.Button("Retrieve guidance")
+        api_found = gr.Gallery(label="Retrieved guidance", columns=5, format="png", height="auto")
 
     outputs = [result, aligned, attention, where, ce, note]
     gr.on(None, first_look, None, [editor, shown, guidance, *outputs], api_visibility="private")
@@ -145,6 +209,10 @@ def build_tab() -> None:
     editor.upload(take_upload, [editor, shown], [editor, shown, note], show_progress="minimal",
                   api_visibility="private")
     run.click(fill, [editor, guidance, shown], outputs, api_visibility="private")
+    find.click(find_guidance, [editor, setting, k, shown], [found, found_images, note], api_visibility="private")
+    found.select(pick_guidance, found_images, guidance, api_visibility="private")
     light_run.click(lighting, None, [light_orig, light_guides, light_results], api_visibility="private")
     api_run.click(guided_inpaint, [api_image, api_mask, api_guide], [api_out, api_aligned, api_att],
                   api_name="guided_inpaint")
+    api_find.click(retrieve_guidance, [api_image, api_mask, api_setting, api_k], api_found,
+                   api_name="retrieve_guidance")
