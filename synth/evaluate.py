@@ -5,6 +5,7 @@
     python -m synth.evaluate giraffe ...                               controls, composition, quality (synth.giraffe.evaluate)
     python -m synth.evaluate inpainting ...                            hole filling (synth.inpaint.evaluate)
     python -m synth.evaluate guided ...                                guided inpainting (synth.guided.evaluate)
+    python -m synth.evaluate harmonizer ...                            DH vs plain pasting (synth.guided.evaluate_harmonize)
 
 Each evaluation takes its own flags after its name (`python -m synth.evaluate NAME --help`).
 """
@@ -15,10 +16,12 @@ from synth.cli import dispatch
 from synth.gan import evaluate as gan_evaluate
 from synth.giraffe import evaluate as giraffe_evaluate
 from synth.guided import evaluate as guided_evaluate
+from synth.guided import evaluate_harmonize
 from synth.inpaint import evaluate as inpaint_evaluate
 
 EVALUATIONS = {"generation": gan_evaluate.main, "snapshots": gan_evaluate.snapshots_main,
-               "giraffe": giraffe_evaluate.main, "inpainting": inpaint_evaluate.main, "guided": guided_evaluate.main}
+               "giraffe": giraffe_evaluate.main, "inpainting": inpaint_evaluate.main, "guided": guided_evaluate.main,
+               "harmonizer": evaluate_harmonize.main}
 
 
 def main(argv=None) -> None:

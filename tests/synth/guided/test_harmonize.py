@@ -47,3 +47,17 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
     out = h.harmonize(img, region)
     assert out.shape == img.shape and np.array_equal(out[~region], img[~region])
     assert "--resume" not in (dest / "TRAINING.md").read_text() and h.meta["steps"] == 4
+    from synth.guided import evaluate_harmonize
+
+    r = evaluate_harmonize.evaluate(n=6, seed=0, folder=dest)
+    assert r["n"] == 6 and r["lo"] <= r["diff"] <= r["hi"] and 0 <= r["better"] <= 1
+
+
+def test_cluster_interval_resamples_whole_photos():
+    from synth.guided.evaluate_harmonize import cluster_interval
+
+    diff = np.array([1.0, 1.0, 1.0, -1.0])
+    groups = np.array([0, 0, 0, 1])
+    mean, lo, hi = cluster_interval(diff, groups, n_boot=500)
+    assert mean == 0.5 and lo == -1.0 and hi == 1.0          # one photo decides: the interval spans both
+    assert cluster_interval(np.full(5, 2.0), np.arange(5)) == (2.0, 2.0, 2.0)
