@@ -2,6 +2,10 @@
 
     python -m eval_studies.build --demo --out studies/demo
     python -m eval_studies.build --from-folder SRC --out studies/mine [--natural natural]
+    python -m eval_studies.build --experiment --out studies [--retrieval a|b|both] [--items N]
+
+``--experiment`` builds the lecture's crowd experiment, one study per retrieval setting (OUT/retrieval-a,
+OUT/retrieval-b); eval_studies.build_experiment explains it.
 
 Every stimulus is re-encoded to an 8-bit RGB PNG with no metadata chunks, resized to one common
 size, and stored under a random 32-hex-digit name (secrets.token_hex): the file name, URL, image size,
@@ -185,6 +189,29 @@ def opencv_methods(side: int) -> list[dict]:
             {"name": "navier-stokes", "condition": "navier_stokes", "options": {"radius": radius}}]
 
 
+def exporter_name(command: list[str] | None) -> str:
+    return EXPORTER if not command or command[-1] == EXPORTER else " ".join(command)
+
+
+def run_exporter(tmp: Path, request: dict, command: list[str] | None = None, timeout: float = 900) -> Path:
+    """Write ``request`` to tmp/request.json and run the exporter on it (``command`` defaults to ``python -m
+    synth.export_stimuli``; ``--request FILE --out DIR`` are appended). Returns its output folder, tmp/fills;
+    raises ValueError with its last line of output when it fails as a whole or takes longer than ``timeout``."""
+    command = command or [sys.executable, "-m", EXPORTER]
+    name = exporter_name(command)
+    req, out = Path(tmp) / "request.json", Path(tmp) / "fills"
+    req.write_text(json.dumps(request), encoding="utf-8")
+    try:
+        proc = subprocess.run([*command, "--request", str(req), "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"{name} took longer than {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise ValueError(f"{name} failed ({tail[0]})")
+    return out
+
+
 def exported_fills(images: np.ndarray, methods: list[dict], hole: dict = DEMO_HOLE,
                    command: list[str] | None = None,
                    timeout: float = 900) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -194,20 +221,9 @@ def exported_fills(images: np.ndarray, methods: list[dict], hole: dict = DEMO_HO
     Returns ({condition: uint8 N x H x W x 3}, notes saying what happened); raises ValueError when the
     exporter fails as a whole.
     """
-    command = command or [sys.executable, "-m", EXPORTER]
-    name = EXPORTER if command[-1] == EXPORTER else " ".join(command)
     with tempfile.TemporaryDirectory() as tmp:
-        req, out = Path(tmp) / "request.json", Path(tmp) / "fills"
         np.savez(Path(tmp) / "images.npz", images=images)
-        req.write_text(json.dumps({"images": "images.npz", "mask": hole, "methods": methods}), encoding="utf-8")
-        try:
-            proc = subprocess.run([*command, "--request", str(req), "--out", str(out)], cwd=ROOT,
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ValueError(f"{name} took longer than {timeout:.0f} s") from None
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise ValueError(f"{name} failed ({tail[0]})")
+        out = run_exporter(Path(tmp), {"images": "images.npz", "mask": hole, "methods": methods}, command, timeout)
         manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         found: dict[str, np.ndarray] = {}
         skipped = []
@@ -220,7 +236,7 @@ def exported_fills(images: np.ndarray, methods: list[dict], hole: dict = DEMO_HO
                 skipped.append(condition)
                 continue
             found[condition] = fills
-    note = f"{name} gave {sorted(found) or 'no methods'}"
+    note = f"{exporter_name(command)} gave {sorted(found) or 'no methods'}"
     if skipped:
         note += f"; skipped {skipped} (bad name, missing images or wrong size)"
     return found, [note, *(f"{m!r} cannot run ({why})" for m, why in manifest["skipped"].items())]
@@ -402,7 +418,16 @@ def main(argv=None) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--demo", action="store_true", help="build the demo study from held-out photos")
     src.add_argument("--from-folder", type=Path, help="folder with one sub-folder of images per condition")
-    p.add_argument("--out", type=Path, required=True, help="new study folder")
+    src.add_argument("--experiment", action="store_true",
+                     help="the lecture's crowd experiment: OUT/retrieval-a and OUT/retrieval-b (eval_studies."
+                          "build_experiment)")
+    p.add_argument("--out", type=Path, required=True, help="new study folder (--experiment: the folder to hold "
+                                                           "retrieval-a and retrieval-b)")
+    p.add_argument("--retrieval", choices=("a", "b", "both"), default="both",
+                   help="--experiment: the retrieval setting(s) of the guidance, one study each (default both)")
+    p.add_argument("--items", type=int, help="--experiment: held-out photos per study (default 42, the most)")
+    p.add_argument("--accept-defects", action="store_true",
+                   help="--experiment: build even when the picture check finds flat or off-colour fills (listed)")
     p.add_argument("--size", type=int, default=DEFAULT_SIZE, help="side of every stimulus in pixels")
     p.add_argument("--id", dest="study_id", help="study id (default: the --out folder's name)")
     p.add_argument("--title", help="title the raters see (must not name a condition)")
@@ -421,6 +446,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if not 16 <= args.size <= 2048:
         p.error(f"--size must be in 16..2048, got {args.size}")
+    if args.experiment:
+        return _experiment(args)
     created = not args.out.exists()
     try:
         if args.demo:
@@ -440,6 +467,21 @@ def main(argv=None) -> None:
         print(n)
     print(f"study written to {path}")
     print(f"serve it to raters:  python app.py --study {path.parent} --port 7861")
+
+
+def _experiment(args) -> None:
+    from eval_studies import build_experiment as experiment
+
+    try:
+        n_items = experiment.DEFAULT_ITEMS if args.items is None else args.items
+        paths, notes = experiment.build_experiment(args.out, args.retrieval, n_items, size=args.size,
+                                                   accept_defects=args.accept_defects)
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+    for n in notes:
+        print(n)
+    for i, path in enumerate(paths):
+        print(f"study written to {path}; serve it:  python app.py --study {path.parent} --port {7861 + i}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,31 @@ DIR gets ``masks.npz`` (``masks``: the holes used), one ``<condition>.npz`` (``i
 per method that ran, and ``manifest.json``: {"masks": file, "fills": {condition: file},
 "skipped": {method: why}}. A method that cannot run (unknown, no checkpoint) is skipped with its reason;
 a malformed request exits with status 2 and the reason on stderr.
+
+Experiment mode: the lecture's crowd experiment (guided inpainting against its baselines, Zhao et al.), whose
+photos, holes and guidance the exporter picks itself (synth.experiment_stimuli explains each step). FILE is
+
+    {"experiment": {"items": 40, "pool": 6, "size": 256, "seed": 0, "settings": ["a", "b"],
+                    "hole": {"kind": "square", "min_frac": 0.35, "max_frac": 0.45},
+                    "methods": [{"name": "guided inpainting", "condition": "ours"},
+                                {"name": "nearest-neighbour", "condition": "hr"},
+                                {"name": ["context-encoder any-hole", "context-encoder L2+adv random-mask"],
+                                 "condition": "ce"}, ...]}}
+
+``items`` held-out photos (cut to their centred square, ``size`` px) get one off-centre square hole each, its
+side a seeded fraction in [min_frac, max_frac] of the crop's; ``pool`` more held-out photos are left untouched
+for practice and catch trials. A method's ``name`` is a guided method (``guided inpainting``, ``image
+melding``, ``deep harmonization``: filled with the setting's top-1 retrieved guidance) or a registry name; a
+list gives alternatives, the first that exists is used. ``settings`` are retrieval settings of the guidance.
+DIR gets ``items.npz`` (``names``, ``images`` the untouched crops, ``masks``, ``pool_names``, ``pool``), per
+setting a folder ``retrieval-<s>/`` with one ``<condition>.npz`` (``images`` uint8 K x size x size x 3 and
+``items``, the K items kept) per method that ran and ``guidance.npz`` (each kept item's guidance image, by item
+name), and ``manifest.json``: {"mode": "experiment", "items_file", "size", "seed", "hole", "methods": {condition:
+method used}, "skipped": {condition: why}, "seconds": {condition: total}, "settings": {s: {"folder", "items"
+(kept), "dropped": {item: why}, "fills": {condition: file}, "guidance_file", "guidance": {item: {"photo", "box",
+"distance"}}, "defects": {condition: {item: ["flat" | "off_colour", ...]}}}}}. A method that cannot be built (no
+checkpoint) is skipped; one that raises on an item drops that item from every condition of the setting.
+Every fill is checked for flat and off-colour holes (``defects``); the study builder refuses to build on any.
 """
 
 from __future__ import annotations
@@ -31,8 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synth import experiment_stimuli
 from synth.inpaint import REGISTRY, Inpainter, get_inpainter
-
 from synth.inpaint import masks as hole_masks
 
 CONDITION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -110,13 +135,34 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for the fills, masks and manifest")
     args = p.parse_args(argv)
     try:
-        images, masks, methods = read_request(args.request)
+        request = json.loads(args.request.read_text(encoding="utf-8"))
+        if isinstance(request, dict) and "experiment" in request:
+            spec = experiment_stimuli.parse(request["experiment"], CONDITION_RE)
+        else:
+            images, masks, methods = read_request(args.request)
     except (OSError, KeyError, ValueError) as e:
         p.error(f"{args.request}: {type(e).__name__}: {e}")
+    if isinstance(request, dict) and "experiment" in request:
+        _experiment(spec, args.out)
+        return
     manifest = export(images, masks, methods, args.out)
     for name, why in manifest["skipped"].items():
         print(f"skipped {name!r}: {why}", file=sys.stderr)
     print(f"wrote {sorted(manifest['fills'])} for {len(images)} photos to {args.out}")
+
+
+def _experiment(spec: dict, out: Path) -> None:
+    try:
+        manifest = experiment_stimuli.export_experiment(spec, out)
+    except ValueError as e:  # e.g. more items than held-out photos
+        sys.exit(f"error: {e}")
+    experiment_stimuli.write_manifest(manifest, out, MANIFEST)
+    for c, why in manifest["skipped"].items():
+        print(f"skipped {c!r}: {why}", file=sys.stderr)
+    for s, entry in manifest["settings"].items():
+        bad = sum(len(v) for v in entry["defects"].values())
+        print(f"retrieval ({s}): {sorted(entry['fills'])} for {len(entry['items'])} items, "
+              f"{len(entry['dropped'])} dropped, {bad} defective fills")
 
 
 if __name__ == "__main__":
