@@ -15,7 +15,7 @@ from functools import lru_cache
 from . import masks
 from .base import Inpainter, as_mask, as_rgb
 from .classic import Biharmonic, MeanColour, NavierStokes, Telea
-from .learned import GLCIC, ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderRandom
+from .learned import GLCIC, ContextEncoderL2, ContextEncoderL2Adv, ContextEncoderAnyHole
 from .nearest import NearestNeighbour
 from .patch import PatchBased
 from .patchmatch import PatchMatch
@@ -24,7 +24,7 @@ REGISTRY: dict[str, type[Inpainter]] = {cls.name: cls for cls in (
     GLCIC,
     ContextEncoderL2,
     ContextEncoderL2Adv,
-    ContextEncoderRandom,
+    ContextEncoderAnyHole,
     NearestNeighbour,
     PatchBased,
     PatchMatch,

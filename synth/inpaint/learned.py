@@ -28,9 +28,10 @@ CHECKPOINTS = ASSETS / "checkpoints"
 class ContextEncoderInpainter(Inpainter):
     folder: str = ""
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, blend: bool = True):
         folder = Path(folder) if folder is not None else CHECKPOINTS / self.folder
         meta = checkpoint.read_config(folder)
+        self.blend = blend            # any-hole model: Poisson-blend each tile (not in the paper)
         self.cfg: ContextEncoderConfig = config_from_dict(ContextEncoderConfig, meta["config"])
         self.mask_kind = meta.get("mask_kind", "central")
         self.meta = meta
@@ -39,7 +40,7 @@ class ContextEncoderInpainter(Inpainter):
     @torch.no_grad()
     def _fill(self, image, mask):
         if self.mask_kind != "central":
-            return scales.fill_by_tiles(image, mask, self._run_batch, self.cfg.image_size)
+            return scales.fill_by_tiles(image, mask, self._run_batch, self.cfg.image_size, blend=self.blend)
         s = self.cfg.image_size
         # 1. the context window at the trained resolution (the hole in its middle half)
         win = self.context_window(image, mask, s)
@@ -78,10 +79,11 @@ class ContextEncoderL2Adv(ContextEncoderInpainter):
     folder = "context_encoder_l2adv"
 
 
-class ContextEncoderRandom(ContextEncoderInpainter):
-    name = "context-encoder L2+adv random-mask"
-    description = "Pathak et al. 2016, joint loss, trained on random blocks and random regions"
-    folder = "context_encoder_random"
+class ContextEncoderAnyHole(ContextEncoderInpainter):
+    name = "context-encoder any-hole"
+    description = ("Pathak et al. 2016, joint loss, mask as an input channel, trained here on blocks, regions, "
+                   "free-form strokes and several holes; tiles sized to the hole, each Poisson-blended")
+    folder = "context_encoder_any"
 
 
 class GLCIC(Inpainter):

@@ -196,9 +196,11 @@ def tiles(mask: np.ndarray, min_side: int = 16) -> list[Tile]:
     return out
 
 
-def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int) -> np.ndarray:
+def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int, blend: bool = False) -> np.ndarray:
     """Fill with a fixed-size model: ``run_batch(windows uint8 N x size x size x 3, holes bool N x size x size)
-    -> uint8 N x size x size x 3``, one window per tile of every group of holes (``tiles``)."""
+    -> uint8 N x size x size x 3``, one window per tile of every group of holes (``tiles``). With ``blend``,
+    each tile's prediction is Poisson-blended into its window (the hole's border inside the tile sets the
+    colour, the prediction the gradients) before its own pixels are taken."""
     out = image.copy()
     gap = max(4, int(0.03 * min(image.shape[:2])))
     jobs = []
@@ -220,8 +222,11 @@ def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int) -> 
                                 else cv2.INTER_CUBIC) for _, w, _ in jobs])
     holes = np.stack([mask_to(hm, (size, size)) for _, _, hm in jobs])
     preds = run_batch(wins, holes)
-    for (t, _, _), p in zip(jobs, preds):
+    for (t, win, hole), p in zip(jobs, preds):
         big = cv2.resize(p, (t.side, t.side), interpolation=cv2.INTER_CUBIC if t.side > size else cv2.INTER_AREA)
+        if blend:
+            big = np.clip(np.round(poisson_blend(big.astype(np.float64), win.astype(np.float64), hole)), 0, 255)
+            big = big.astype(np.uint8)
         ys, xs = np.nonzero(t.owns)
         iy, ix = ys + t.y0, xs + t.x0
         ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
