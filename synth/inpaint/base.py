@@ -108,17 +108,18 @@ class Inpainter:
         raise NotImplementedError
 
     @staticmethod
-    def context_window(image: np.ndarray, mask: np.ndarray, size: int) -> ContextWindow:
+    def context_window(image: np.ndarray, mask: np.ndarray, size: int, scale: float = 2.0) -> ContextWindow:
         """The hole's surroundings at a model's resolution ``size``, for every method trained on fixed-size
         crops (normalised ``image`` and a non-empty ``mask``, as ``_fill`` gets them)."""
-        # 1. a square twice the hole's size, centred on it (the hole in its middle half, as in the Context
-        #    Encoder's training); mirrored where it leaves the image
-        y0, x0, side = window_around(mask)
+        # 1. a square ``scale`` times the hole's size, centred on it (2: the hole in its middle half, as in the
+        #    Context Encoder's training); mirrored where it leaves the image
+        y0, x0, side = window_around(mask, scale)
         win = crop_padded(image, y0, x0, side)
         win_mask = crop_padded(mask, y0, x0, side)
-        # 2. to the model's resolution; the hole grows to every pixel it touches
+        # 2. to the model's resolution; the hole grows to every pixel it touches (area or bilinear weights:
+        #    a cubic filter's overshoot would grow it by pixels it does not touch)
         small = resize(win, size)
-        small_mask = resize(win_mask.astype(np.float32), size) > 0
+        small_mask = cv2_resize_mask(win_mask, size)
         return ContextWindow(y0, x0, side, win, win_mask, small, small_mask)
 
 
@@ -187,6 +188,16 @@ def resize(a: np.ndarray, size: int) -> np.ndarray:
         return a
     interp = cv2.INTER_AREA if a.shape[0] > size else cv2.INTER_CUBIC
     return cv2.resize(a, (size, size), interpolation=interp)
+
+
+def cv2_resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """bool side x side -> bool size x size, True wherever the resampling weights touch a hole pixel."""
+    import cv2
+
+    if mask.shape == (size, size):
+        return mask.copy()
+    interp = cv2.INTER_AREA if mask.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(mask.astype(np.float32), (size, size), interpolation=interp) > 0
 
 
 def known_band(mask: np.ndarray, width: int) -> np.ndarray:

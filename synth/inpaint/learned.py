@@ -40,15 +40,20 @@ class ContextEncoderInpainter(Inpainter):
     @torch.no_grad()
     def _fill(self, image, mask):
         if self.mask_kind != "central":
-            return scales.fill_by_tiles(image, mask, self._run_batch, self.cfg.image_size, blend=self.blend)
+            return scales.fill_by_tiles(image, mask, self._run_batch, self.cfg.image_size, blend=self.blend,
+                                        min_side=self.cfg.image_size)
         s = self.cfg.image_size
-        # 1. the context window at the trained resolution (the hole in its middle half)
+        q = s // 4
+        # 1. the context window at the trained resolution, the hole in its middle half; the model was trained
+        #    to fill exactly the central square, so if resampling grows the hole past it, the window widens by
+        #    1/16 (a hole pixel outside the square would be either a hole the model never saw or a leak)
         win = self.context_window(image, mask, s)
+        outside = win.small_mask.copy()
+        outside[q:s - q, q:s - q] = False
+        if outside.any():
+            win = self.context_window(image, mask, s, scale=2.125)
         small_mask = win.small_mask.copy()
-        if self.mask_kind == "central":
-            # trained on the central square: blank all of it (the hole's bounding box lies inside it)
-            q = s // 4
-            small_mask[q:s - q, q:s - q] = True
+        small_mask[q:s - q, q:s - q] = True          # blank all of the central square, as in training
         x = torch.from_numpy(win.small).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         m = torch.from_numpy(small_mask)[None, None]
         # 2. predict; 3. back to the window's size and into the hole

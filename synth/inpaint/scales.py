@@ -196,17 +196,19 @@ def tiles(mask: np.ndarray, min_side: int = 16) -> list[Tile]:
     return out
 
 
-def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int, blend: bool = False) -> np.ndarray:
+def fill_by_tiles(image: np.ndarray, mask: np.ndarray, run_batch, size: int, blend: bool = False,
+                  min_side: int = 16) -> np.ndarray:
     """Fill with a fixed-size model: ``run_batch(windows uint8 N x size x size x 3, holes bool N x size x size)
     -> uint8 N x size x size x 3``, one window per tile of every group of holes (``tiles``). With ``blend``,
     each tile's prediction is Poisson-blended into its window (the hole's border inside the tile sets the
-    colour, the prediction the gradients) before its own pixels are taken."""
+    colour, the prediction the gradients) before its own pixels are taken. ``min_side``: the smallest tile
+    (the model's own size: a small hole is then never enlarged, it sits in a window at full resolution)."""
     out = image.copy()
     gap = max(4, int(0.03 * min(image.shape[:2])))
     jobs = []
     h, w = mask.shape
     for group in hole_groups(mask, gap):
-        for t in tiles(group):
+        for t in tiles(group, min_side):
             # a tile reaching outside the image moves inside it where it fits (a mirrored border would
             # mirror the hole too); what it owns stays where it is
             dy = min(max(t.y0, 0), h - t.side) - t.y0 if t.side <= h else 0
