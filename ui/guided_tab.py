@@ -177,13 +177,16 @@ def build_tab() -> None:
     with gr.Accordion("Limitation: lighting (the same guidance under four lightings)", open=False):
         gr.Markdown("One original, one guidance photo relit four ways (gain, gamma, colour casts). The network "
                     "copies the patch's colours along with its content: it does not account for lighting, so "
-                    "the fill follows the guidance's lighting, not the photo's.")
+                    "the fill follows the guidance's lighting, not the photo's. Beside each result: the same "
+                    "result harmonized by DH's network (Tsai et al. 2017), which corrects colour and exposure "
+                    "towards the surroundings.")
         light_run = gr.Button("Run the lighting demo", elem_id="guided-lighting-run")
         with gr.Row():
             light_orig = gr.Image(label="Original with its hole", format="png", interactive=False, scale=1)
             light_guides = gr.Gallery(label="Four guidance images", columns=4, format="png", height="auto",
                                       scale=4, elem_id="guided-lighting-guides")
-        light_results = gr.Gallery(label="Four syntheses, side by side", columns=4, format="png", height="auto",
+        light_results = gr.Gallery(label="Per lighting: guided inpainting, then guided + DH", columns=4,
+                                   format="png", height="auto",
                                    elem_id="guided-lighting-results")
     with gr.Accordion("One call (the /guided_inpaint API)", open=False):
         with gr.Row():

@@ -91,12 +91,17 @@ def compare_with_context_encoder(image: np.ndarray, mask: np.ndarray, guidance,
 def lighting(model: GuidedInpainter | None = None
              ) -> tuple[np.ndarray, list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str]]]:
     """The bundled limitation demo: (the original with its hole, the four relit guidance images with captions,
-    the four syntheses with their PSNR in the hole)."""
+    per lighting the synthesis and the synthesis harmonized by DH's network, with their PSNR in the hole)."""
+    from synth.guided.harmonize import Harmonizer, harmonize_hole
+
     model = model or default_inpainter()
+    harmonizer = Harmonizer()
     ex, lights = examples.lighting_demo()
     guides, results = [], []
     for name, g in lights:
         r = model.run(ex.image, ex.mask, g)
+        both = harmonize_hole(r.result, ex.mask, harmonizer)
         guides.append((g, f"guidance: {name}"))
-        results.append((r.result, f"{name}: PSNR {psnr_in_hole(r.result, ex.image, ex.mask):.1f} dB"))
+        results.append((r.result, f"{name}, guided: {psnr_in_hole(r.result, ex.image, ex.mask):.1f} dB"))
+        results.append((both, f"{name}, guided + DH: {psnr_in_hole(both, ex.image, ex.mask):.1f} dB"))
     return show_hole(ex.image, ex.mask), guides, results

@@ -110,12 +110,14 @@ class Harmonizer:
         self.net = checkpoint.load_part(folder, "model", HarmonizationNet(self.cfg)).float().eval()
 
     @torch.no_grad()
-    def harmonize(self, composite: np.ndarray, region: np.ndarray, max_side: int = 256) -> np.ndarray:
+    def harmonize(self, composite: np.ndarray, region: np.ndarray, max_side: int | None = None) -> np.ndarray:
         """uint8 H x W x 3 composite, bool H x W region (the pasted pixels) -> uint8 H x W x 3; only the
-        region changes. Composites larger than ``max_side`` are harmonized at that size and the correction
-        (not the image) is scaled back, so the region keeps its full-resolution detail."""
+        region changes. Composites larger than ``max_side`` (default: the training crops' side, the scale the
+        network learned) are harmonized at that size and the correction (not the image) is scaled back, so
+        the region keeps its full-resolution detail."""
         import cv2
 
+        max_side = max_side or self.cfg.image_size
         h, w = region.shape
         s = min(1.0, max_side / max(h, w))
         small = composite if s == 1 else cv2.resize(composite, (max(16, round(w * s)), max(16, round(h * s))),
@@ -130,6 +132,17 @@ class Harmonizer:
             delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
         out = np.clip(np.round(composite.astype(np.float32) + delta), 0, 255).astype(np.uint8)
         return np.where(region[..., None], out, composite)
+
+
+def harmonize_hole(filled: np.ndarray, mask: np.ndarray, harmonizer: Harmonizer) -> np.ndarray:
+    """A filled hole harmonized to its surroundings: the window twice the hole's size around it goes through
+    the harmonizer with the hole as the region; only the hole's pixels change."""
+    from synth.inpaint.base import crop_padded, paste_window, window_around
+
+    y0, x0, side = window_around(mask, scale=2.0)
+    win, hole = crop_padded(filled, y0, x0, side), crop_padded(mask, y0, x0, side)
+    out = paste_window(filled, harmonizer.harmonize(win, hole), y0, x0)
+    return np.where(mask[..., None], out, filled)
 
 
 class DeepHarmonization:
@@ -160,12 +173,7 @@ class DeepHarmonization:
         return np.where(mask[..., None], full, image), mask
 
     def fill(self, image, mask, guidance) -> np.ndarray:
-        from synth.inpaint.base import window_around, crop_padded, paste_window
-
         pasted, mask = self.paste(image, mask, guidance)
-        y0, x0, side = window_around(mask, scale=2.0)
-        win, hole = crop_padded(pasted, y0, x0, side), crop_padded(mask, y0, x0, side)
-        out = paste_window(pasted, self.harmonizer.harmonize(win, hole), y0, x0)
-        return np.where(mask[..., None], out, pasted)
+        return harmonize_hole(pasted, mask, self.harmonizer)
 
     __call__ = fill

@@ -44,10 +44,10 @@ def test_bundled_example_and_lighting_demo(page, full_app):
     src = page.locator("#guided-result img").first.get_attribute("src")
     assert ".png" in src
 
-    # 3. the lighting limitation: four guidance images and four syntheses
+    # 3. the lighting limitation: four guidance images, and per lighting guided alone and guided + DH
     page.get_by_text("Limitation: lighting").click()
     page.locator("#guided-lighting-run").click()
-    expect(page.locator("#guided-lighting-results img")).to_have_count(4, timeout=120_000)
+    expect(page.locator("#guided-lighting-results img")).to_have_count(8, timeout=120_000)
     expect(page.locator("#guided-lighting-guides img")).to_have_count(4)
     for light, _, _ in examples.LIGHTING:
         expect(page.get_by_text(re.compile(re.escape(light) + r": PSNR \d+\.\d dB")).first).to_be_attached()
