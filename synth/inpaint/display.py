@@ -83,8 +83,8 @@ class HoleShape:
 
 def hole_shape(mask: np.ndarray) -> HoleShape:
     """Is the hole one compact hole, like the centred square the central-hole models were trained on? One
-    connected part covering at least COMPACT_FILL of its bounding box, whose sides differ by at most
-    COMPACT_ASPECT times (a square, a disc, a blob painted in a few strokes, anywhere in the photo)."""
+    connected part, clear of the photo's border, covering at least COMPACT_FILL of its bounding box, whose
+    sides differ by at most COMPACT_ASPECT times (a square, a disc, a blob painted in a few strokes)."""
     import cv2
 
     mask = np.asarray(mask, bool)
@@ -94,8 +94,11 @@ def hole_shape(mask: np.ndarray) -> HoleShape:
     y0, x0, y1, x1 = hole_bbox(mask)
     bh, bw = y1 - y0, x1 - x0
     fill, aspect = float(mask.sum()) / (bh * bw), max(bh, bw) / min(bh, bw)
+    h, w = mask.shape
     if pieces > 1:
         why = f"it is {pieces} separate holes"
+    elif y0 == 0 or x0 == 0 or y1 == h or x1 == w:
+        why = "it touches the photo's border (they were trained with context all around the hole)"
     elif aspect > COMPACT_ASPECT:
         why = f"it is {bw}x{bh} px, not roughly square"
     elif fill < COMPACT_FILL:

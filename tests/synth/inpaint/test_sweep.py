@@ -140,3 +140,18 @@ def test_floors():
     aim = sweep.floors({"telea": row(24.0), "biharmonic": row(24.5), "mean-colour": row(20.0), "glcic": row(25.0)})
     assert aim[-1][0] == "met"
     assert sweep.floors({"telea": row(24.0), "mean-colour": row(20.0)})[0][0] == "n/a"
+
+
+def test_the_tab_floor_counts_a_learned_fill_only_on_the_holes_the_tab_shows_it_on():
+    def row(per, shows=None):
+        r = {"psnr": float(np.mean(per)), "n_filled": len(per), "per_item_psnr": per}
+        return r | ({"tab_shows": shows} if shows is not None else {})
+    rows = {"telea": row([24.0, 24.0, 24.0]), "mean-colour": row([20.0, 22.0, 18.0]),
+            "glcic": row([23.0, 23.0, 23.0], [True, True, True]),
+            "context-encoder L2": row([21.0, 10.0, 10.0], [True, False, False])}   # shown on the first only
+    checks = dict((text.split(";")[0], s) for s, text in sweep.floors(rows))
+    assert checks["floor: every learned fill >= mean-colour (20.00 dB)"] == "FAIL"
+    assert checks["floor: every learned fill the tab shows >= mean-colour on the holes it shows it on"] == "PASS"
+    rows["context-encoder L2"]["per_item_psnr"] = [19.0, 10.0, 10.0]
+    checks = dict((text.split(";")[0], s) for s, text in sweep.floors(rows))
+    assert checks["floor: every learned fill the tab shows >= mean-colour on the holes it shows it on"] == "FAIL"
