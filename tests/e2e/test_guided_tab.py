@@ -50,7 +50,8 @@ def test_bundled_example_and_lighting_demo(page, full_app):
     expect(page.locator("#guided-lighting-results img")).to_have_count(8, timeout=120_000)
     expect(page.locator("#guided-lighting-guides img")).to_have_count(4)
     for light, _, _ in examples.LIGHTING:
-        expect(page.get_by_text(re.compile(re.escape(light) + r": PSNR \d+\.\d dB")).first).to_be_attached()
+        expect(page.get_by_text(re.compile(re.escape(light) + r", guided: \d+\.\d dB")).first).to_be_attached()
+        expect(page.get_by_text(re.compile(re.escape(light) + r", guided \+ DH: \d+\.\d dB")).first).to_be_attached()
     page.wait_for_timeout(1000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "guided.png"), full_page=True)

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from synth.inpaint import REGISTRY, display, masks
@@ -72,8 +73,14 @@ def open_tab(page, url):
 def editor_shows(page, mask: np.ndarray, timeout: float = 30.0) -> dict:
     """The editor's pictures once its composite shows ``mask`` drawn, pixel for pixel; else a failure saying
     what it shows instead."""
-    pictures = wait_for(lambda: p if np.array_equal(drawn_hole((p := editor_pictures(page))["composite"]), mask)
-                        else None, timeout)
+    def shown():
+        try:
+            p = editor_pictures(page)
+        except PlaywrightError:          # the editor's canvas is still being set up: ask again
+            return None
+        return p if np.array_equal(drawn_hole(p["composite"]), mask) else None
+
+    pictures = wait_for(shown, timeout)
     if pictures is None:
         drawn = drawn_hole(editor_pictures(page)["composite"])
         where = [np.nonzero(m.any(axis=a))[0][[0, -1]].tolist() if m.any() else None for m in (drawn, mask)
