@@ -191,3 +191,11 @@ def resume_training_state(path: Path, parts: dict, aliases: dict[str, str] | Non
         torch.set_rng_state(st["rng"])
     print(f"resumed {Path(path).parent} at step {st.get('step')}", file=sys.stderr)
     return st
+
+
+def command_line(prog: str, args: dict) -> str:
+    """A run's command from its args.json: ``python -m PROG --flag value ...`` (switches bare; unset, export and
+    resume flags left out: a resumed run is recorded as the command that started it)."""
+    return f"python -m {prog} " + " ".join(
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in args.items()
+        if v not in (None, False) and k not in ("export", "resume"))
