@@ -193,7 +193,7 @@ def resume_training_state(path: Path, parts: dict, aliases: dict[str, str] | Non
     return st
 
 
-def command_line(prog: str, args: dict) -> str:
+def command_from_args(prog: str, args: dict) -> str:
     """A run's command from its args.json: ``python -m PROG --flag value ...`` (switches bare; unset, export and
     resume flags left out: a resumed run is recorded as the command that started it)."""
     return f"python -m {prog} " + " ".join(

@@ -24,7 +24,7 @@ from synth import checkpoint
 from synth.inpaint import masks
 from synth.inpaint.train import RunClock, augment, resume_run, run_flags, save_grid
 from synth.inpaint.train_glcic import training_pool
-from synth.training import LossLog, command_line, save_training_state, write_args
+from synth.training import LossLog, command_from_args, save_training_state, write_args
 
 from .harmonize import HarmonizationNet, HarmonizerConfig, perturb
 
@@ -124,7 +124,7 @@ def export(run: Path, dest: Path) -> Path:
     run = Path(run)
     meta = checkpoint.read_config(run)
     args = json.loads((run / "args.json").read_text()) if (run / "args.json").exists() else {}
-    cmd = command_line("synth.train harmonizer", args)
+    cmd = command_from_args("synth.train harmonizer", args)
     record = (f"# {Path(dest).name}\n\nHarmonization network (Tsai et al. 2017 at our scale; config.json).\n\n"
               f"- command: `{cmd}`\n- steps: {meta.get('steps')}\n- wall time: {meta.get('wall_minutes')} min "
               f"on a 2-core CPU\n- data: {args.get('pool')} random crops of the photo pool's training photos, "

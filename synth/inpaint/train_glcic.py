@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from synth import checkpoint
-from synth.training import LossLog, command_line, save_training_state, write_args
+from synth.training import LossLog, command_from_args, save_training_state, write_args
 
 from . import masks
 from .glcic import CompletionNetwork, Discriminators, GLCICConfig, crop_boxes, hole_log_mse, hole_mse, local_boxes
@@ -177,7 +177,7 @@ def export(run: Path, dest: Path) -> Path:
     run = Path(run)
     meta = checkpoint.read_config(run)
     args = json.loads((run / "args.json").read_text()) if (run / "args.json").exists() else {}
-    cmd = command_line("synth.train glcic", args)
+    cmd = command_from_args("synth.train glcic", args)
     record = (f"# {Path(dest).name}\n\nGLCIC completion network (Iizuka et al. 2017), scaled for a CPU "
               f"(config.json).\n\n- command: `{cmd}` (then `--resume` runs with the same flags)\n"
               f"- steps: {meta.get('steps')} (MSE alone to step {meta.get('tc')}, discriminators alone for "
