@@ -28,7 +28,18 @@ def test_hole_radius_is_half_the_side_of_a_square_and_half_a_strokes_width():
     m = np.zeros((100, 100), bool)
     m[:, :10] = True                                       # at the border: the border counts as known
     assert scales.hole_radius(m) == pytest.approx(5, abs=1)
+    assert scales.hole_radius(m, border_known=False) == pytest.approx(10, abs=1)   # to known pixels only
     assert scales.hole_radius(np.zeros((10, 10), bool)) == 0
+
+
+def test_a_hole_at_the_border_gets_tiles_as_wide_as_the_same_hole_inside():
+    """A tile holds context only from known pixels: a 20 px bar at the border needs the tiles of a 40 px bar
+    inside the image (the border used to count as known, and the tiles were half as wide)."""
+    at_border = np.zeros((256, 256), bool)
+    at_border[60:200, :20] = True
+    inside = np.zeros((256, 256), bool)
+    inside[60:200, 100:140] = True
+    assert {t.side for t in scales.tiles(at_border)} == {t.side for t in scales.tiles(inside)}
 
 
 def test_tiles_own_every_hole_pixel_exactly_once():
