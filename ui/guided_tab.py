@@ -5,7 +5,9 @@ what the spatial transformer sampled (the aligned guidance patch, and where it l
 attention map over the hole, and the Context Encoder's result); ui.editor reads the editor and the mask.
 Named endpoints ``/guided_inpaint(image, mask, guidance)`` -> (result, aligned guidance, attention map) and
 ``/retrieve_guidance(image, mask, setting, k)`` -> the top-k guidance images from the training photos
-(synth.guided.retrieval), best first; mask white = hole. Every image leaves as lossless PNG. The tab opens on its first bundled example, already filled.
+(synth.guided.retrieval), best first; mask white = hole. Every image leaves as lossless PNG. The tab opens on
+its first bundled example, already filled; "Use the photo itself as guidance" copies the editor's photo into
+the guidance.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import gradio as gr
 from synth.guided import display, examples, retrieval
 from ui.editor import as_user_errors, hole_editor, read_editor, read_photo_and_mask, refuse, show, take_upload
 
-FIRST_EXAMPLE = next(iter(examples.EXAMPLES))   # what the tab opens on, filled
+FIRST_EXAMPLE = examples.NAMES[0]   # what the tab opens on, filled
 
 
 def check_inputs(mask, guidance) -> None:
@@ -98,10 +100,17 @@ def retrieve_guidance(image, mask, setting: str, k: float):
 
 def load_example(name: str):
     """A bundled example -> (editor value with its hole, ui.editor.Shown, guidance, note)."""
-    if name not in examples.EXAMPLES:
-        raise refuse(f"Unknown example {name!r}; pick one of {sorted(examples.EXAMPLES)}.")
+    if name not in examples.NAMES:
+        raise refuse(f"Unknown example {name!r}; pick one of {sorted(examples.NAMES)}.")
     ex = examples.example(name)
     return *show(ex.image, ex.mask), ex.guidance, ex.note
+
+
+def photo_as_guidance(value, shown=None):
+    """The editor's photo, as it was before the hole was painted -> (guidance, note): the simplest guidance."""
+    image, _ = read_editor(value, shown)
+    return image, ("The guidance is now the photo itself (before the hole was painted). Fill the hole: "
+                   "registration finds the photo in itself, and the hole gets its own pixels back.")
 
 
 @lru_cache(maxsize=1)
@@ -139,7 +148,11 @@ def build_tab() -> None:
         "unrelated photo. The example photos were never seen in training. The model works at 64x64 (trained "
         "10 minutes on a GPU, then an hour on a CPU): the hole's surroundings are scaled down to it and back. "
         "The transformer refines its first estimate (yellow) by comparing the hole's surroundings with what it "
-        "sampled (green: the final estimate).")
+        "sampled (green: the final estimate). **Beyond the paper:** before the model runs, the guidance is "
+        "registered to the photo with local image features (SIFT, RANSAC) found outside the hole; when that "
+        "succeeds (a second photo of the same scene, or the photo itself), the hole takes the registered "
+        "guidance's own pixels at full resolution, exposure-matched and Poisson-blended, and the model fills "
+        "only what the guidance does not show. The note under the results says which happened.")
     with gr.Row():
         with gr.Column(scale=1):
             editor = hole_editor("guided-editor")
@@ -147,8 +160,9 @@ def build_tab() -> None:
             guidance = gr.Image(label="Guidance image (a colour photo holding what belongs in the hole)",
                                 type="numpy", format="png", image_mode="RGB", sources=["upload", "clipboard"],
                                 elem_id="guided-guidance")
-            example = gr.Dropdown(list(examples.EXAMPLES), label="Bundled example (photo, hole and guidance)",
+            example = gr.Dropdown(examples.NAMES, label="Bundled example (photo, hole and guidance)",
                                   value=FIRST_EXAMPLE, elem_id="guided-example")
+            itself = gr.Button("Use the photo itself as guidance", size="sm", elem_id="guided-itself")
             with gr.Accordion("Find guidance for me (retrieval from the training photos)", open=False):
                 with gr.Row():
                     setting = gr.Radio(list(SETTING_LABELS), value=next(iter(SETTING_LABELS)),
@@ -167,8 +181,9 @@ def build_tab() -> None:
                 ce = gr.Image(label="Context Encoder (L2+adv), for comparison", format="png", interactive=False,
                               elem_id="guided-ce")
             with gr.Row():
-                aligned = gr.Image(label="Aligned guidance patch (what the transformer sampled, on the hole's "
-                                         "surroundings)", format="png", interactive=False, elem_id="guided-aligned")
+                aligned = gr.Image(label="Aligned guidance patch (what the transformer sampled, or the registered "
+                                         "guidance, on the hole's surroundings)", format="png", interactive=False,
+                                   elem_id="guided-aligned")
                 attention = gr.Image(label="Attention over the hole (bright = synthesise, dark = copy)",
                                      format="png", interactive=False, elem_id="guided-attention")
                 where = gr.Image(label="Where the transformer looked in the guidance (green; yellow: its first "
@@ -179,7 +194,8 @@ def build_tab() -> None:
                     "copies the patch's colours along with its content: it does not account for lighting, so "
                     "the fill follows the guidance's lighting, not the photo's. Beside each result: the same "
                     "result harmonized by DH's network (Tsai et al. 2017), which corrects colour and exposure "
-                    "towards the surroundings.")
+                    "towards the surroundings. (The paper's method alone here; the tab's fill above also matches "
+                    "the exposure of a registered guidance and Poisson-blends every fill into the hole's border.)")
         light_run = gr.Button("Run the lighting demo", elem_id="guided-lighting-run")
         with gr.Row():
             light_orig = gr.Image(label="Original with its hole", format="png", interactive=False, scale=1)
@@ -211,6 +227,7 @@ def build_tab() -> None:
                    api_visibility="private")
     editor.upload(take_upload, [editor, shown], [editor, shown, note], show_progress="minimal",
                   api_visibility="private")
+    itself.click(photo_as_guidance, [editor, shown], [guidance, note], api_visibility="private")
     run.click(fill, [editor, guidance, shown], outputs, api_visibility="private")
     find.click(find_guidance, [editor, setting, k, shown], [found, found_images, note], api_visibility="private")
     found.select(pick_guidance, found_images, guidance, api_visibility="private")

@@ -57,6 +57,15 @@ def guidance_picture(guidance: np.ndarray, r: GuidedResult) -> np.ndarray:
     return out
 
 
+def registration_note(r: GuidedResult) -> str:
+    """A sentence for the tab: whether the guidance was registered to the photo by features (beyond the paper)."""
+    if r.registered:
+        return (f"**Registration used** (beyond the paper): {r.registration}; the model got the guidance "
+                "already aligned, and the hole takes the registered guidance's own pixels.")
+    return (f"**No registration** ({r.registration}): the model alone looked for the content in the whole "
+            "guidance, as in the paper.")
+
+
 def guided_fill(image, mask: np.ndarray, guidance, model: GuidedInpainter | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(result, aligned guidance patch, attention picture): what the /guided_inpaint endpoint returns."""
@@ -82,8 +91,9 @@ def compare_with_context_encoder(image: np.ndarray, mask: np.ndarray, guidance,
     ce = get_inpainter(CE_NAME).fill(image, mask)
     note = (f"{int(mask.sum())} hole pixels. PSNR in the hole against the photo before the hole was painted: "
             f"guided **{psnr_in_hole(r.result, image, mask):.1f} dB**, Context Encoder "
-            f"**{psnr_in_hole(ce, image, mask):.1f} dB** (higher is closer to the original). The transformer's "
-            f"transform: scale {r.scale:.2f} of the centre crop's, rotation {r.rotation:+.0f} degrees.")
+            f"**{psnr_in_hole(ce, image, mask):.1f} dB** (higher is closer to the original). "
+            + registration_note(r) + f" The transformer's transform: scale {r.scale:.2f} of the centre crop's, "
+            f"rotation {r.rotation:+.0f} degrees. The fill: {r.note}.")
     return GuidedComparison(r.result, r.aligned, attention_picture(image, mask, r), guidance_picture(guidance, r),
                             ce, note)
 
@@ -91,7 +101,8 @@ def compare_with_context_encoder(image: np.ndarray, mask: np.ndarray, guidance,
 def lighting(model: GuidedInpainter | None = None
              ) -> tuple[np.ndarray, list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str]]]:
     """The bundled limitation demo: (the original with its hole, the four relit guidance images with captions,
-    per lighting the synthesis and the synthesis harmonized by DH's network, with their PSNR in the hole)."""
+    per lighting the synthesis and the synthesis harmonized by DH's network, with their PSNR in the hole).
+    The paper's method alone (no registration, no blending): the limitation is the paper's."""
     from synth.guided.harmonize import Harmonizer, harmonize_hole
 
     model = model or default_inpainter()
@@ -99,7 +110,7 @@ def lighting(model: GuidedInpainter | None = None
     ex, lights = examples.lighting_demo()
     guides, results = [], []
     for name, g in lights:
-        r = model.run(ex.image, ex.mask, g)
+        r = model.run(ex.image, ex.mask, g, register=False, match_colour=False)   # the paper's method
         both = harmonize_hole(r.result, ex.mask, harmonizer)
         guides.append((g, f"guidance: {name}"))
         results.append((r.result, f"{name}, guided: {psnr_in_hole(r.result, ex.image, ex.mask):.1f} dB"))

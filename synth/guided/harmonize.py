@@ -166,7 +166,7 @@ class DeepHarmonization:
 
         image = as_rgb(image)
         mask = as_mask(mask, image.shape[:2])
-        r = self.aligner.run(image, mask, guidance)
+        r = self.aligner.run(image, mask, guidance, register=False, match_colour=False)   # the transformer's
         y0, x0, side = r.window
         pasted = paste_window(crop_padded(image, y0, x0, side), r.aligned, 0, 0)
         full = paste_window(image, pasted, y0, x0)
