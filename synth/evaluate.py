@@ -6,6 +6,8 @@
     python -m synth.evaluate inpainting ...                            hole filling (synth.inpaint.evaluate)
     python -m synth.evaluate guided ...                                guided inpainting (synth.guided.evaluate)
     python -m synth.evaluate harmonizer ...                            DH vs plain pasting (synth.guided.evaluate_harmonize)
+    python -m synth.evaluate experiment ...                            the experiment (synth.guided.evaluate_experiment)
+    python -m synth.evaluate guided-pairs ...                          real photo pairs (synth.guided.evaluate_pairs)
 
 Each evaluation takes its own flags after its name (`python -m synth.evaluate NAME --help`).
 """
@@ -16,12 +18,13 @@ from synth.cli import dispatch
 from synth.gan import evaluate as gan_evaluate
 from synth.giraffe import evaluate as giraffe_evaluate
 from synth.guided import evaluate as guided_evaluate
-from synth.guided import evaluate_harmonize
+from synth.guided import evaluate_experiment, evaluate_harmonize, evaluate_pairs
 from synth.inpaint import evaluate as inpaint_evaluate
 
 EVALUATIONS = {"generation": gan_evaluate.main, "snapshots": gan_evaluate.snapshots_main,
                "giraffe": giraffe_evaluate.main, "inpainting": inpaint_evaluate.main, "guided": guided_evaluate.main,
-               "harmonizer": evaluate_harmonize.main}
+               "harmonizer": evaluate_harmonize.main, "experiment": evaluate_experiment.main,
+               "guided-pairs": evaluate_pairs.main}
 
 
 def main(argv=None) -> None:
