@@ -1,7 +1,8 @@
 """Guidance by retrieval: given a photo with a hole, find guidance images in the photo database.
 
 The database is the photo pool's TRAINING photos (synth.photo_pool; a held-out photo is never in it, so a
-held-out item never gets a held-out photo as guidance) and their mirror images. Two settings, because the
+held-out item never gets a held-out photo as guidance) in colour (greyscale ones cannot guide a colour fill and
+are left out: ``GuidanceDatabase.left_out``) and their mirror images. Two settings, because the
 paper's exact retrieval is not in our sources:
 
 - ``a``: **whole image**. The scene descriptor of Hays and Efros (2007): a gist-like map (Gabor energy,
@@ -99,6 +100,11 @@ def cell_weights(mask: np.ndarray) -> np.ndarray:
     return wk
 
 
+def is_grey(image: np.ndarray) -> bool:
+    """Red, green and blue equal everywhere (the guided inpainter refuses such a guidance)."""
+    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+
+
 @dataclass
 class Match:
     rank: int              # 1 = best
@@ -114,6 +120,12 @@ class GuidanceDatabase:
     def __init__(self, photos: list[tuple[str, np.ndarray]]):
         if not photos:
             raise ValueError("the retrieval database is empty: no training photos to retrieve guidance from")
+        # greyscale photos cannot guide: the guided methods pull colour from the guidance and refuse them
+        self.left_out = [pid for pid, im in photos if is_grey(im)]
+        photos = [(pid, im) for pid, im in photos if pid not in self.left_out]
+        if not photos:
+            raise ValueError(f"the retrieval database has no colour photo ({len(self.left_out)} greyscale photos "
+                             "left out): guided methods need colour guidance")
         self.photos = []
         for pid, im in photos:
             self.photos += [(pid, im), (f"{pid}, mirrored", np.ascontiguousarray(im[:, ::-1]))]

@@ -79,8 +79,11 @@ class PatchBased(Inpainter):
         # distance from each pixel to the nearest source: the search window reaches at least that far
         reach = cv2.distanceTransform((~src_ok).astype(np.uint8), cv2.DIST_C, 3)
         grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+        # the isophote's strength as a per-pixel derivative (Sobel / 8), so the data term |grad I_perp . n| / 255
+        # stays within [0, 1] as in the paper; unscaled, it reached 4 and swamped the confidence term (striped
+        # texture was filled first and spread into smooth sky)
+        gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+        gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
         invalid = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         gx[invalid], gy[invalid] = 0, 0
         kx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)

@@ -75,6 +75,8 @@ def test_bad_input_gets_clear_messages(db):
         db.retrieve(img, np.zeros((10, 10), bool), "a", 3)
     with pytest.raises(ValueError, match="retrieval database is empty"):
         retrieval.GuidanceDatabase([])
+    with pytest.raises(ValueError, match="no colour photo .2 greyscale photos left out"):
+        retrieval.GuidanceDatabase([("g1", np.repeat(img[..., :1], 3, 2)), ("g2", np.repeat(img[..., 1:2], 3, 2))])
     grey = img[..., 0]                                     # greyscale queries are accepted
     assert len(db.retrieve(grey, m, "a", 2)) == 2
 
@@ -82,9 +84,16 @@ def test_bad_input_gets_clear_messages(db):
 def test_the_bundled_database_holds_training_photos_only_and_never_answers_with_a_heldout_one():
     db = retrieval.default_database()
     train = {r["id"] for r in photo_pool.manifest("train")}
-    assert {pid.replace(", mirrored", "") for pid, _ in db.photos} == train
+    assert {pid.replace(", mirrored", "") for pid, _ in db.photos} | set(db.left_out) == train
+    assert not any(retrieval.is_grey(im) for _, im in db.photos)      # every guidance it can give is in colour
     for pid, im in photo_pool.photos("heldout")[:4]:
         m = masks.several_holes(*im.shape[:2], 2)
         for setting in "ab":
             r = retrieval.retrieve(im, m, setting, k=5)
             assert len(r) == 5 and all(x.photo_id.replace(", mirrored", "") in train for x in r)
+
+
+def test_greyscale_photos_are_left_out_of_the_database_they_could_not_guide():
+    photos = [(f"p{i}", scene(i)) for i in range(4)] + [("grey", np.repeat(scene(5)[..., :1], 3, 2))]
+    db = retrieval.GuidanceDatabase(photos)
+    assert db.left_out == ["grey"] and len(db.photos) == 8
