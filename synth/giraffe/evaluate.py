@@ -1,7 +1,7 @@
 """Measure the bundled GIRAFFE: controllability, composition, quality beside a DCGAN, speed.
 
     python -m synth.evaluate giraffe [--giraffe assets/checkpoints/giraffe] [--dcgan assets/checkpoints/dcgan_scenes]
-                                     [--seeds 20] [--per-k 100] [--quality 2000]
+                                     [--seeds 20] [--per-k 100] [--quality 2000] [--only appearance]
 
 Judges that never saw a training scene:
 - the scene counter (``synth.giraffe.counter``, trained on its own renders) counts objects and tells shapes; its
@@ -23,6 +23,16 @@ Controllability, per control, over ``--seeds`` scenes with two objects (object 1
   so no horizon is in view: the scene itself has to move as the geometry says);
 - rotation: on one-object scenes the counter calls cubes, the silhouette IoU after 45 degrees and after
   90 degrees: a cube's silhouette changes at 45 and comes back at 90 (floor: IoU at 90 > IoU at 45).
+
+Appearance (issue 20's floors; ``--only appearance`` prints just this table, no data or counter needed): object 1
+of the two-object scenes, appearance slider 0 -> 1 in 5 frames; masks are its alpha > 0.5 at 64x64:
+- colour: Euclidean distance between the object's mean RGB at 0 and at 1 (each frame's own mask; 0-255),
+  floor >= 60;
+- mask IoU: the smallest IoU of any frame's mask with frame 0's, floor >= 0.9 (mean over seeds);
+- outside: mean absolute change of every pixel outside both masks (0-255), floor < 2.
+The same function measures the renderer's own scenes with object 1's colour replaced by another seed's
+(the instrument check: a real colour change, a mask that stays, nothing outside changed), and, for contrast,
+the model's object with another shape code and its own appearance code.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from synth import checkpoint, data
 from synth.gan import generate
 from synth.giraffe import counter as scene_counter
 from synth.giraffe import scenes
-from synth.giraffe.controls import controlled_latents
+from synth.giraffe.controls import MAX_SEED, controlled_latents
 from synth.giraffe.model import Generator, Latents, composite_sparse, load_giraffe, sample_latents, volume_weights
 from synth.giraffe.render import views
 from synth.metrics import frechet_distance, mask_iou
@@ -218,6 +228,83 @@ def rotation_check(G: Generator, counter, n_seeds: int) -> dict:
     return {"text": text, "ok": bool(nc > 0 and c90 > c45)}
 
 
+# ---------------------------------------------------------------------------------------------- appearance (issue 20)
+
+APPEARANCE_FLOORS = {"colour": 60.0, "iou": 0.9, "outside": 2.0}  # colour >=, iou >=, outside < (0-255, IoU)
+
+
+def appearance_change(im0: np.ndarray, im1: np.ndarray, mask0: np.ndarray, mask1: np.ndarray) -> dict:
+    """One object's appearance edit: uint8 H x W x 3 images before and after, the object's bool H x W masks in
+    each -> "colour": Euclidean distance of its mean RGB (each image over its own mask; 0-255, NaN when a mask
+    is empty), "iou" of the masks, "outside": mean absolute change outside both masks (pixels and channels)."""
+    a, b = im0.astype(float), im1.astype(float)
+    colour = np.linalg.norm(a[mask0].mean(0) - b[mask1].mean(0)) if mask0.any() and mask1.any() else math.nan
+    outside = ~(mask0 | mask1)
+    return {"colour": float(colour), "iou": mask_iou(mask0, mask1), "outside": float(np.abs(a - b)[outside].mean())}
+
+
+def appearance_sweep(G: Generator, n_seeds: int = 20, n_frames: int = 5, swap: str = "appearance") -> dict:
+    """Object 1 of seeds 0..n_seeds-1 with two objects. swap "appearance": the tab's slider from 0 to 1 in
+    n_frames; "shape": z_s replaced by another code (z_a kept), for contrast. Per seed (arrays): colour and
+    outside between the first and last frame, the smallest mask IoU of any frame with the first."""
+    vals = np.linspace(0.0, 1.0, n_frames)
+    res = {"colour": [], "iou": [], "outside": []}
+    for seed in range(n_seeds):
+        if swap == "appearance":
+            lat = cat_latents([controlled_latents(G.cfg, seed, 2, appearance=float(v)) for v in vals])
+        elif swap == "shape":
+            base = controlled_latents(G.cfg, seed, 2)
+            other = base.clone()
+            other.z_shape[0, 0] = torch.randn(G.cfg.z_dim, generator=torch.Generator().manual_seed(
+                MAX_SEED // 2 - int(seed)))                                 # not the slider's stream
+            lat = cat_latents([base, other])
+        else:
+            raise ValueError(f"swap must be 'appearance' or 'shape', got {swap!r}")
+        masks = (alpha_maps(G, lat)[:, 0] > 0.5).numpy()
+        im = images(G, lat)
+        r = appearance_change(im[0], im[-1], masks[0], masks[-1])
+        r["iou"] = min(mask_iou(masks[0], m) for m in masks[1:])
+        for k in res:
+            res[k].append(r[k])
+    return {k: np.array(v) for k, v in res.items()}
+
+
+def appearance_renders(n_seeds: int = 20) -> dict:
+    """The instrument on the renderer's own scenes: seed's two-object scene, then object 1's colour replaced by
+    the colour another seed's scene gives its object 1; masks and images from ``synth.giraffe.scenes.render``."""
+    res = {"colour": [], "iou": [], "outside": []}
+    for seed in range(n_seeds):
+        scene, out0 = scenes.make(seed, 2)
+        colour = scene.colour.copy()
+        colour[0] = scenes.sample_scene(scenes.HELDOUT_SEED0 - 1 - seed, 2).colour[0]
+        out1 = scenes.render(dataclasses.replace(scene, colour=colour))
+        r = appearance_change(out0["image"], out1["image"], out0["masks"][0], out1["masks"][0])
+        for k in res:
+            res[k].append(r[k])
+    return {k: np.array(v) for k, v in res.items()}
+
+
+def appearance_table(G: Generator, n_seeds: int = 20) -> tuple[list[str], bool]:
+    """Markdown lines: the model's slider against the floors (PASS / FAIL), the renderer's recoloured scenes and
+    the shape-code swap beside it; and whether all three floors are met."""
+    model, real, shape = appearance_sweep(G, n_seeds), appearance_renders(n_seeds), appearance_sweep(
+        G, n_seeds, swap="shape")
+    m = {k: float(np.nanmean(v)) for k, v in model.items()}
+    fl = APPEARANCE_FLOORS
+    ok = {"colour": m["colour"] >= fl["colour"], "iou": m["iou"] >= fl["iou"], "outside": m["outside"] < fl["outside"]}
+    col = lambda r, k: f"{np.nanmean(r[k]):.{3 if k == 'iou' else 1}f}"  # noqa: E731
+    lines = [f"{n_seeds} scenes, object 1 of 2; colour and outside change in 0-255 units", "",
+             "| measure | floor | model: slider 0 -> 1 | result | renderer's scenes, object 1 recoloured "
+             "(instrument) | model: other z_s, same z_a (contrast) |", "|---|---|---|---|---|---|"]
+    for k, name, floor in (("colour", "mean colour distance, appearance 0 vs 1", f">= {fl['colour']:g}"),
+                           ("iou", "mask IoU, lowest along the sweep", f">= {fl['iou']:g}"),
+                           ("outside", "mean change outside the object", f"< {fl['outside']:g}")):
+        lines.append(f"| {name} | {floor} | {col(model, k)} (seeds {np.nanmin(model[k]):.{3 if k == 'iou' else 1}f}"
+                     f"..{np.nanmax(model[k]):.{3 if k == 'iou' else 1}f}) | {'PASS' if ok[k] else 'FAIL'} | "
+                     f"{col(real, k)} | {col(shape, k)} |")
+    return lines, all(ok.values())
+
+
 # ---------------------------------------------------------------------------------------------- composition, quality, speed
 
 def composition(G: Generator, counter, per_k: int = 100) -> list[dict]:
@@ -278,8 +365,12 @@ def speed(G: Generator, frames: int = 50) -> dict:
 # ---------------------------------------------------------------------------------------------- report
 
 def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, n_seeds: int = 20,
-           per_k: int = 100, n_quality: int = 2000) -> str:
+           per_k: int = 100, n_quality: int = 2000, only: str | None = None) -> str:
     G = load_giraffe(giraffe_dir)
+    app_lines, _ = appearance_table(G, n_seeds)
+    app_lines = ["### Appearance (issue 20 floors)", "", *app_lines]
+    if only == "appearance":
+        return "\n".join([f"GIRAFFE checkpoint: {giraffe_dir}", "", *app_lines])
     counter = scene_counter.load()
     meta = checkpoint.read_config(giraffe_dir)
     held = data.load("scenes", "heldout")
@@ -289,6 +380,7 @@ def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, 
              "### Controllability", "", "| control | measure | value | floor | met |", "|---|---|---|---|---|"]
     for r in controllability(G, counter, n_seeds):
         lines.append(f"| {r['control']} | {r['measure']} | {r['value']} | {r['floor']} | {'yes' if r['ok'] else 'no'} |")
+    lines += ["", *app_lines]
     lines += ["", f"### Composition (scene counter; its accuracy on {len(held)} real held-out scenes: "
                   f"{100 * held_acc:.1f}%)", "",
               "| objects asked | counted correctly | counts 1..4 |", "|---|---|---|"]
@@ -317,8 +409,9 @@ def main(argv=None) -> None:
     p.add_argument("--seeds", type=int, default=20, help="scenes per controllability measure")
     p.add_argument("--per-k", type=int, default=100, help="samples per object count for the composition check")
     p.add_argument("--quality", type=int, default=2000, help="samples per model for the Frechet distance")
+    p.add_argument("--only", choices=["appearance"], default=None, help="print only this section")
     a = p.parse_args(argv)
-    print(report(a.giraffe, a.dcgan, a.seeds, a.per_k, a.quality))
+    print(report(a.giraffe, a.dcgan, a.seeds, a.per_k, a.quality, a.only))
 
 
 if __name__ == "__main__":

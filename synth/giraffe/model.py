@@ -243,6 +243,10 @@ class FeatureField(nn.Module):
         self.fc_view = nn.Linear(dim_d, hidden)
         self.feat_out = nn.Linear(hidden, feat_dim)
 
+    def feature_branch_parameters(self) -> list[nn.Parameter]:
+        """What turns the trunk, z_app and the view into the feature (the density has none of them)."""
+        return [p for m in (self.feat_view, self.fc_z_view, self.fc_view, self.feat_out) for p in m.parameters()]
+
     def forward(self, p: torch.Tensor, d: torch.Tensor, z_shape: torch.Tensor, z_app: torch.Tensor):
         # p, d: ... x 3; codes broadcast against them (... x z_dim)
         pe = positional_encoding(p / self.downscale, self.n_freq)
@@ -362,6 +366,33 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.convs(x).view(-1)
+
+
+# ---------------------------------------------------------------------------------------------- appearance code
+
+def object_colours(image: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each object's mean colour in the rendered image, weighted by its visible alpha: image B x 3 x H x W and
+    alpha B x (K+1) x h x w (objects, then background) -> colours B x K x 3 (the image's range) and each object's
+    visible area B x K in alpha pixels. The image is average-pooled to the alpha's resolution (a feature pixel
+    is a 4 x 4 block of the 64 x 64 image)."""
+    small = F.adaptive_avg_pool2d(image, alpha.shape[-2:])                   # B x 3 x h x w
+    a = alpha[:, :-1]                                                         # B x K x h x w
+    area = a.sum((-2, -1))
+    return torch.einsum("bkhw,bchw->bkc", a, small) / area.clamp_min(1e-6)[..., None], area
+
+
+class AppearanceDecoder(nn.Module):
+    """Q of InfoGAN (Chen et al. 2016) for the appearance code: an object's mean colour (3) -> the first
+    ``n_dims`` entries of its z_a. Trained with the generator (synth.giraffe.train, --app-weight); not part of
+    the generator, so a checkpoint's generator is the same with or without it."""
+
+    def __init__(self, n_dims: int = 3, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, n_dims))
+
+    def forward(self, colour: torch.Tensor) -> torch.Tensor:
+        return self.net(colour)
 
 
 # ---------------------------------------------------------------------------------------------- generator
