@@ -154,19 +154,23 @@ class DeepHarmonization:
     description = ("Tsai et al. 2017: paste the guidance patch aligned to the hole (the guided model's "
                    "transformer finds it), then an encoder-decoder harmonizes its colour and exposure")
 
-    def __init__(self, aligner=None, harmonizer: Harmonizer | None = None):
+    def __init__(self, aligner=None, harmonizer: Harmonizer | None = None, detail: bool = True):
         from synth.guided.inpainter import default_inpainter
 
         self.aligner = aligner or default_inpainter()
         self.harmonizer = harmonizer or Harmonizer()
+        self.detail = detail   # paste the full-resolution guidance (False: the transformer's 96x96 sample enlarged)
 
     def paste(self, image, mask, guidance) -> tuple[np.ndarray, np.ndarray]:
-        """(the image with the aligned guidance pasted into the hole, the normalised mask): plain pasting."""
+        """(the image with the aligned guidance pasted into the hole, the normalised mask): plain pasting. The
+        alignment is the transformer's (no feature registration, no colour matching: the baseline), applied to
+        the guidance at full resolution (synth.guided.fullres.sample_full) with ``detail``."""
         from synth.inpaint.base import as_mask, as_rgb, crop_padded, paste_window
 
         image = as_rgb(image)
         mask = as_mask(mask, image.shape[:2])
-        r = self.aligner.run(image, mask, guidance, register=False, match_colour=False)   # the transformer's
+        r = self.aligner.run(image, mask, guidance, register=False, match_colour=False,   # the transformer's
+                             detail=self.detail)
         y0, x0, side = r.window
         pasted = paste_window(crop_padded(image, y0, x0, side), r.aligned, 0, 0)
         full = paste_window(image, pasted, y0, x0)

@@ -26,8 +26,10 @@ place. So ``run`` first registers the guidance to the photo with local features 
    poisson_blend, as the hole-filling tab). Not the model's attention: measured, mixing by it gained nothing
    on real pairs, and its false alarms turned the photo-itself example's exact copy into 30.7 dB (docs/guided.md).
 
-Otherwise (``register=False``, or a guidance of another scene) the model alone, as before: its 64x64
-prediction enlarged to the window, which ``GuidedResult.note`` says.
+Otherwise (``register=False``, or a guidance of another scene) the model's 64x64 prediction enlarged to the
+window, which ``GuidedResult.note`` says; with ``detail`` (beyond the paper, synth.guided.fullres) plus the
+guidance's high frequencies, sampled at full resolution by the model's own ``theta``, where it copies:
+``fill = up(pred) + (1 - up(a)) * (aligned_full - lowpass(aligned_full))``, then the Poisson blend.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import torch
 from synth import checkpoint
 from synth.checkpoint import config_from_dict
 from synth.data import ASSETS
+from synth.guided import fullres
 from synth.guided import register as registration
 from synth.guided.model import GuidedConfig, GuidedInpainting, masked_input
 from synth.inpaint.base import Inpainter, as_mask, as_rgb, hole_bbox, resize
@@ -146,10 +149,14 @@ class GuidedInpainter:
         return {"pred": pred, "raw": raw, "aligned": to8(out["aligned"]), "attention": out["attention"][:, 0].numpy(),
                 "theta": out["theta"].numpy(), "thetas": torch.stack(out["thetas"], 1).numpy()}
 
-    def run(self, image, mask, guidance, register: bool = True, match_colour: bool = True) -> GuidedResult:
+    def run(self, image, mask, guidance, register: bool = True, match_colour: bool = True,
+            detail: bool | None = None) -> GuidedResult:
         """The fill and what the tab shows of it. ``register``: try feature registration first;
         ``match_colour``: Poisson-blend the fill into the hole's border, and with a registration first give the
-        guidance the photo's exposure (see the module's docstring). Both False: the paper's method alone."""
+        guidance the photo's exposure (see the module's docstring). ``detail``: without a registration, add the
+        guidance's full-resolution detail where the model copies (``r.aligned`` is then that full-resolution
+        sample); None = on, except when ``register`` and ``match_colour`` are both False: the paper's method
+        alone, bit for bit as before."""
         image = as_rgb(image)
         mask = as_mask(mask, image.shape[:2])
         guidance = as_guidance(guidance)
@@ -162,33 +169,42 @@ class GuidedInpainter:
         reg = registration.register(image, mask, guidance) if register else None
         if reg is not None and reg.ok:
             return self._run_registered(image, mask, guidance, win, reg, match_colour)
-        r = self._run_model(image, mask, guidance, win, match_colour)
+        detail = (register or match_colour) if detail is None else detail
+        r = self._run_model(image, mask, guidance, win, match_colour, detail)
         r.registration = reg.reason if reg is not None else "registration not tried"
         return r
 
-    def _run_model(self, image, mask, guidance, win, match_colour: bool) -> GuidedResult:
+    def _run_model(self, image, mask, guidance, win, match_colour: bool, detail: bool) -> GuidedResult:
         """Without registration: the whole guidance, padded square, at 96x96; the prediction enlarged."""
         s, gs, side = self.cfg.image_size, self.cfg.guide_size, win.side
         guide = square_guidance(guidance, gs)
         out = self.forward(win.small[None], win.small_mask[None], guide[None])
+        attention = self._attention(out["attention"][0], side)
+        aligned = resize(out["aligned"][0], side)
         how = f"the model's {s}x{s} prediction" + (f", enlarged {side / s:.1f}x to the hole's window ({side} px)"
                                                      if side > s else "")
+        # the model copies the guidance's colours (the paper's stated limitation: lighting): with match_colour
+        # its raw prediction is Poisson-blended into the hole's border, as the hole-filling tab blends its fills
+        pred = out["raw"][0] if match_colour else out["pred"][0]
+        up = (cv2.resize(pred, (side, side), interpolation=cv2.INTER_CUBIC if side > s else cv2.INTER_AREA)
+              if match_colour else resize(pred, side))
+        if detail and side > s:
+            # beyond the paper (synth.guided.fullres): the guidance sampled by the same theta at the window's
+            # size, its detail finer than 64 px added where the model copies (1 - a) from the guidance itself
+            full, valid = fullres.sample_full(guidance, out["theta"][0], side)
+            weight = (1 - attention) * valid                                  # side x side
+            up = up + weight[..., None] * fullres.high_pass(full, s)
+            aligned = np.clip(np.round(full), 0, 255).astype(np.uint8)
+            how += "; the guidance's detail added at full resolution where the model copies"
         if match_colour:
-            # the model copies the guidance's colours (the paper's stated limitation: lighting): Poisson-blend
-            # its raw prediction into the hole's border, as the hole-filling tab blends its fills
-            raw = cv2.resize(out["raw"][0], (side, side), interpolation=cv2.INTER_CUBIC if side > s else cv2.INTER_AREA)
-            blended = np.clip(np.round(poisson_blend(raw.astype(np.float64), win.image.astype(np.float64),
-                                                     win.mask)), 0, 255).astype(np.uint8)
-            result = win.paste(image, mask, blended)
+            up = poisson_blend(up.astype(np.float64), win.image.astype(np.float64), win.mask)
             how += "; Poisson-blended into the hole's border"
-        else:
-            result = win.paste(image, mask, out["pred"][0])
+        result = win.paste(image, mask, np.clip(np.round(up), 0, 255).astype(np.uint8))
         sc, ox, oy = guidance_placement(guidance.shape[:2], gs)
         to_guidance = np.array([[sc, 0, -ox], [0, sc, -oy], [0, 0, 1]])       # 96-square px -> guidance px
         boxes = self._stage_boxes(win, out["thetas"][0], to_guidance)
         scale, rotation = self.describe_transform(out["theta"][0])
-        return GuidedResult(result=result, aligned=resize(out["aligned"][0], side),
-                            attention=self._attention(out["attention"][0], side), window=(win.y0, win.x0, side),
+        return GuidedResult(result=result, aligned=aligned, attention=attention, window=(win.y0, win.x0, side),
                             guidance_box=boxes[-1], theta=out["theta"][0], stage_boxes=boxes, scale=scale,
                             rotation=rotation, note=how)
 
