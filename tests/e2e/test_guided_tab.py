@@ -104,3 +104,22 @@ def test_endpoint_round_trip_and_bad_input(client, tmp_path):
     # still serving
     assert client.predict(handle_file(str(paths["image"])), handle_file(str(paths["mask"])),
                           handle_file(str(paths["guidance"])), api_name="/guided_inpaint")
+
+
+@pytest.mark.e2e
+def test_the_photo_itself_as_guidance_gives_the_hole_its_own_pixels_back(page, full_app):
+    """One click makes the editor's photo its own guidance; the fill registers it and copies the hole back."""
+    page.set_viewport_size({"width": 1500, "height": 1100})
+    page.goto(full_app.url)
+    page.get_by_role("tab", name="Guided inpainting").click()
+    expect(page.locator("#guided-result img").first).to_be_visible(timeout=180_000)
+    first_src = page.locator("#guided-result img").first.get_attribute("src")
+    page.locator("#guided-itself").click()
+    expect(page.get_by_text("The guidance is now the photo itself").first).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.locator("#guided-run").click()
+    expect(page.locator("#guided-result img").first).not_to_have_attribute("src", first_src, timeout=120_000)
+    note = page.get_by_text(re.compile(r"guided \d+\.\d dB, Context Encoder \d+\.\d dB")).first
+    expect(note).to_be_visible(timeout=60_000)
+    guided_db = float(re.search(r"guided (\d+\.\d) dB", note.inner_text()).group(1))
+    assert guided_db >= 40, note.inner_text()
