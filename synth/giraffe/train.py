@@ -20,7 +20,7 @@ z_a, and colour driven by anything else (z_s, pose) is noise the term penalises.
 to the object field's feature branch (after the density: trunk features, z_a and view -> feature) and the
 neural renderer: it cannot move densities (applied to every weight, RMSprop turned its small gradients on the
 density trunk into full steps and a tiny model's objects faded out within 40 steps). Q is trained on the same loss with its own RMSprop (the generator's lr) and kept in state.pt.
---app-weight 0 trains as before. ``--init-from FOLDER`` starts a new run from a trained generator (a run or
+--app-weight 0 (the default) trains as before; the term is experimental (docs/giraffe.md). ``--init-from FOLDER`` starts a new run from a trained generator (a run or
 an asset folder: its EMA weights; its discriminator when the folder has one, else a fresh discriminator
 trained alone for ``--d-warmup`` steps first).
 
@@ -79,8 +79,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr-d", type=float, default=1e-4)
     p.add_argument("--r1-gamma", type=float, default=10.0)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the generator weights")
-    p.add_argument("--app-weight", type=float, default=1.0,
-                   help="weight of the appearance-code term (0: off, the bundled checkpoint's training)")
+    p.add_argument("--app-weight", type=float, default=0.0,
+                   help="weight of the appearance-code term (0: off, the bundled checkpoint's training; "
+                        "experimental: a full fine-tune at 1 lost the data's hues, docs/giraffe.md)")
     p.add_argument("--app-dims", type=int, default=3, help="entries of z_a the object's mean colour must predict")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start from this folder's trained generator (its config; not with --config)")

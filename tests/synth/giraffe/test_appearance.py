@@ -128,14 +128,16 @@ def test_init_from_starts_a_new_run_from_a_trained_generator(tmp_path, capsys):
     first = tmp_path / "first"
     tg.main(["--steps", "2", "--out", str(first), "--config", json.dumps(TINY), "--app-weight", "0", *common])
     second = tmp_path / "second"
-    tg.main(["--steps", "1", "--out", str(second), "--init-from", str(first), "--d-warmup", "2", *common])
+    tg.main(["--steps", "1", "--out", str(second), "--init-from", str(first), "--d-warmup", "2", "--app-weight", "1",
+             *common])
     assert "initialised from" in capsys.readouterr().out
     meta = checkpoint.read_config(second)
     assert meta["config"] == checkpoint.read_config(first)["config"] and meta["init_from"] == "first (step 2)"
     assert meta["step"] == 1 and meta["app_weight"] == 1.0 and meta["app_dims"] == 3
     st = checkpoint.load_state(second / "state.pt")
     assert {"Q", "opt_q"} <= set(st)
-    tg.main(["--steps", "2", "--out", str(second), "--init-from", str(first), "--resume", *common])
+    tg.main(["--steps", "2", "--out", str(second), "--init-from", str(first), "--resume", "--app-weight", "1",
+             *common])
     assert checkpoint.read_config(second)["step"] == 2
     with pytest.raises(SystemExit):
         tg.main(["--steps", "1", "--out", str(tmp_path / "x"), "--init-from", str(first), "--config", '{"hidden": 8}', *common])
