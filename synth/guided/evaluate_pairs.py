@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -221,7 +223,7 @@ def evaluate(n: int = 72, seed: int = 0, log=print) -> dict:
     g, ce, telea = default_inpainter(), get_inpainter("context-encoder any-hole"), get_inpainter("telea")
     scores = {m: [] for m in METHODS}
     seconds = {m: 0.0 for m in METHODS}
-    rows = []
+    rows, shown = [], []
     for i, p in enumerate(pairs(n, seed)):
         t0 = time.perf_counter()
         r = g.run(p.image, p.mask, p.guidance)
@@ -238,6 +240,8 @@ def evaluate(n: int = 72, seed: int = 0, log=print) -> dict:
             seconds[m] += time.perf_counter() - t0
         for m, o in outs.items():
             scores[m].append(hole_scores(o, p.image, p.mask))
+        if i < SHEET_ROWS:
+            shown.append((p, {m: outs[m] for m in SHEET_METHODS}))
         reg = register(p.image, p.mask, p.guidance)
         rows.append({"photo": p.photo, "kind": p.kind, "side": max(p.image.shape[:2]),
                      "hole": int(p.mask.sum()), "registered": r.registered,
@@ -245,7 +249,7 @@ def evaluate(n: int = 72, seed: int = 0, log=print) -> dict:
         if log and (i + 1) % 12 == 0:
             log(f"  {i + 1}/{n} pairs")
     return {"n": n, "seed": seed, "scores": {m: np.array(v) for m, v in scores.items()},
-            "ms": {m: 1000 * s / n for m, s in seconds.items()}, "rows": rows}
+            "ms": {m: 1000 * s / n for m, s in seconds.items()}, "rows": rows, "shown": shown}
 
 
 def report(r: dict) -> str:
@@ -283,15 +287,54 @@ def report(r: dict) -> str:
     return "\n".join(lines)
 
 
+SHEET_ROWS, SHEET_TILE = 6, 150
+SHEET_METHODS = (METHODS[0], METHODS[1], METHODS[3], METHODS[4])
+
+
+def contact_sheet(shown: list) -> "Image.Image":
+    """The first pairs (rows): the photo with its hole (magenta), the guidance, the fills of SHEET_METHODS with
+    their PSNR in the hole, and the photo itself; every picture fitted into a SHEET_TILE square."""
+    from PIL import Image, ImageDraw
+
+    from synth.inpaint.display import show_hole
+    from synth.metrics import psnr_in_hole
+
+    heads = ["photo and hole", "guidance", *SHEET_METHODS, "original"]
+    t, gap, head = SHEET_TILE, 6, 40
+    out = Image.new("RGB", (gap + len(heads) * (t + gap), head + len(shown) * (t + 22)), "white")
+    draw = ImageDraw.Draw(out)
+    for j, h in enumerate(heads):
+        draw.text((gap + j * (t + gap), 4), "\n".join(textwrap.wrap(h, 24)), fill="black")
+    for i, (p, fills) in enumerate(shown):
+        y = head + i * (t + 22)
+        cells = [(show_hole(p.image, p.mask), f"{p.kind}, {max(p.image.shape[:2])} px"),
+                 (p.guidance, f"turned {p.angle:+.0f} deg, gain {p.gain:.2f}"),
+                 *[(f, f"{psnr_in_hole(f, p.image, p.mask):.1f} dB") for f in fills.values()],
+                 (p.image, p.photo)]
+        for j, (im, caption) in enumerate(cells):
+            pic = Image.fromarray(im)
+            pic.thumbnail((t, t), Image.Resampling.LANCZOS)
+            out.paste(pic, (gap + j * (t + gap), y))
+            draw.text((gap + j * (t + gap), y + t + 4), caption, fill="black")
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="synth.evaluate guided-pairs", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=72, help="pairs (kinds, sizes and hole sizes cycle)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sheet", type=Path, default=None,
+                   help=f"write a contact sheet of the first {SHEET_ROWS} pairs here (.jpg or .png)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     if args.n < 1:
         p.error(f"--n must be at least 1, got {args.n}")
-    print(report(evaluate(args.n, args.seed)))
+    r = evaluate(args.n, args.seed)
+    print(report(r))
+    if args.sheet is not None:
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
+        contact_sheet(r["shown"]).save(args.sheet, quality=85)
+        print(f"contact sheet: {args.sheet}")
 
 
 if __name__ == "__main__":

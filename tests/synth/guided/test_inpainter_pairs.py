@@ -91,3 +91,14 @@ def test_an_unrelated_guidance_falls_back_to_the_model_blended_into_the_border(m
         assert fill_defects(paper.result, crops[k], holes[k])["off_colour"]        # the defect, as found
         assert not any(fill_defects(r.result, crops[k], holes[k]).values())
         assert psnr_in_hole(r.result, crops[k], holes[k]) > psnr_in_hole(paper.result, crops[k], holes[k])
+
+
+def test_the_pairs_evaluation_scores_every_method_and_draws_its_contact_sheet():
+    r = pairs.evaluate(n=2, seed=0, log=None)
+    assert set(r["scores"]) == set(pairs.METHODS) and all(v.shape == (2, 2) for v in r["scores"].values())
+    assert all(np.isfinite(v[:, 0]).all() for v in r["scores"].values())
+    sheet = np.asarray(pairs.contact_sheet(r["shown"]))
+    t, gap, head = pairs.SHEET_TILE, 6, 40
+    assert sheet.shape[1] == gap + (3 + len(pairs.SHEET_METHODS)) * (t + gap)   # hole, guidance, fills, original
+    first = sheet[head:head + t, gap:gap + t]                    # the photo with its hole in magenta
+    assert ((first[..., 0] > 200) & (first[..., 1] < 60) & (first[..., 2] > 200)).any()
