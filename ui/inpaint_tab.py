@@ -21,12 +21,16 @@ EXAMPLES = display.example_photos()
 FIRST_EXAMPLE, FIRST_KIND, FIRST_SEED = sorted(EXAMPLES)[0], "central", 0   # what the tab opens on
 
 # "Fill" right after "Make a hole" (or picking an example, or an upload): the click's editor value is read
-# when it is clicked, maybe before the page has the new photo; the fill waits (at most 30 s) until every update
-# of the editor has come back, and ui.editor.read_editor reads such a value as what the page shows since.
+# when it is clicked, maybe before the page has the new photo. So the Fill button is disabled while an update
+# of the editor is on its way (at most 30 s), and a fill clicked before that still waits until every update
+# has come back; ui.editor.read_editor reads such a value as what the page shows since.
 MARK_BUSY_JS = """(...args) => { const w = window; w.holeEditorPending = (w.holeEditorPending || 0) + 1;
+  const b = document.querySelector('#inpaint-run'); if (b) { b.disabled = true; }
+  clearTimeout(w.holeEditorTimer); w.holeEditorTimer = setTimeout(() => { if (b) { b.disabled = false; } }, 30000);
   if (!w.holeEditorIdle) { w.holeEditorIdle = new Promise(r => { w.holeEditorResolve = r; }); } return args; }"""
 MARK_DONE_JS = """(...args) => { const w = window; w.holeEditorPending = Math.max(0, (w.holeEditorPending || 1) - 1);
-  if (!w.holeEditorPending && w.holeEditorResolve) { w.holeEditorResolve(); w.holeEditorIdle = null; }
+  if (!w.holeEditorPending) { const b = document.querySelector('#inpaint-run'); if (b) { b.disabled = false; }
+    if (w.holeEditorResolve) { w.holeEditorResolve(); w.holeEditorIdle = null; } }
   return args; }"""
 WAIT_JS = """async (...args) => {
   await Promise.race([window.holeEditorIdle, new Promise(r => setTimeout(r, 30000))]); return args; }"""
