@@ -13,8 +13,11 @@ origin, and come back exactly.
 So each session keeps (a gr.State) what the server last put in its editor, a ``Shown``: the photo, the hole
 drawn into it, and the background the page was sent. ``read_editor`` puts the hole back together: the shown
 hole plus the strokes painted on the layers. A click that reaches the server carrying the background that
-the last update replaced was made before the page received it ("Fill" right after "Make a hole"): it is read
-as what the page shows since, the new photo and hole.
+the last update replaced (or an earlier one the server sent) was made before the page received the last
+update ("Fill" right after "Make a hole"): it is read as what the page shows since, the new photo and hole.
+The editor also fires its upload event for a background the server sent, and on a slow page that echo can
+arrive after a later update: ``Shown`` keeps the last few backgrounds sent, so a late echo is not taken for a
+new photo (it was: the hole vanished and the next Fill was refused, measured with the browser's CPU slowed 4x).
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ def hole_editor(elem_id: str, limit: int = UPLOAD_LIMIT) -> gr.ImageEditor:
 
 # ---------------------------------------------------------------------------------------------- the editor
 
+SENT_KEPT = 4      # how many earlier backgrounds a Shown remembers (late echoes, clicks made before an update)
+
+
 @dataclass
 class Shown:
     """What the server last put in a session's editor (kept in a gr.State)."""
@@ -87,15 +93,26 @@ class Shown:
     hole: np.ndarray                 # bool H x W, drawn into the background
     background: np.ndarray           # uint8 H x W x 3, the photo with the hole in HOLE_RGB: what the page was sent
     replaced: np.ndarray | None      # the background this one replaced, as the server received it
+    sent: tuple = ()                 # earlier backgrounds sent to this editor, the latest first (SENT_KEPT)
+
+    def is_current(self, bg: np.ndarray) -> bool:
+        """``bg`` is the background the page was sent last."""
+        return same_picture(bg, self.background)
+
+    def is_earlier(self, bg: np.ndarray) -> bool:
+        """``bg`` is one the page showed before the last update: the one it replaced or one sent earlier."""
+        return same_picture(bg, self.replaced) or any(same_picture(bg, b) for b in self.sent)
 
 
-def show(photo: np.ndarray, hole: np.ndarray | None = None, replaced=None) -> tuple[dict, Shown]:
+def show(photo: np.ndarray, hole: np.ndarray | None = None, replaced=None,
+         before: Shown | None = None) -> tuple[dict, Shown]:
     """(photo, hole) -> (the ImageEditor value showing them, the session's ``Shown``). ``replaced``: the editor
-    background the event that shows them received."""
+    background the event that shows them received; ``before``: the session's Shown until now."""
     hole = np.zeros(photo.shape[:2], bool) if hole is None else np.asarray(hole, bool)
     background = show_hole(photo, hole) if hole.any() else photo
     old = None if replaced is None else as_array(replaced)[..., :3]
-    return {"background": background, "layers": [], "composite": None}, Shown(photo, hole, background, old)
+    sent = () if before is None else (before.background, *before.sent)[:SENT_KEPT]
+    return {"background": background, "layers": [], "composite": None}, Shown(photo, hole, background, old, sent)
 
 
 def as_array(image) -> np.ndarray:
@@ -133,9 +150,9 @@ def read_editor(value, shown: Shown | None = None) -> tuple[np.ndarray, np.ndarr
         raise refuse("Upload or pick a photo first.")
     with as_user_errors():
         bg = as_array(value["background"])
-    if shown is not None and same_picture(bg, shown.background):
+    if shown is not None and shown.is_current(bg):
         return shown.photo, shown.hole | painted(value, bg.shape[:2])
-    if shown is not None and same_picture(bg, shown.replaced):
+    if shown is not None and shown.is_earlier(bg):
         return shown.photo, shown.hole.copy()       # a click made before the page got shown.background
     # a photo the server did not send nor see uploaded
     if max(bg.shape[:2]) > UPLOAD_LIMIT:
@@ -151,15 +168,16 @@ def take_upload(value, shown: Shown | None = None):
     down and the editor gets it back with a message saying so; else the editor keeps it (gr.skip()).
 
     The editor fires its upload event for a background the server sent too (Gradio 6.31): that echo of
-    ``shown.background`` changes nothing (gr.skip() for all three, so a message shown stays)."""
+    ``shown.background``, or of one sent earlier and arriving late, changes nothing (gr.skip() for all
+    three, so a message shown stays)."""
     if not value or value.get("background") is None:
         raise refuse("The upload could not be read as an image.")
     bg = as_array(value["background"])
-    if shown is not None and same_picture(bg, shown.background):
+    if shown is not None and (shown.is_current(bg) or any(same_picture(bg, b) for b in shown.sent)):
         return gr.skip(), gr.skip(), gr.skip()
     with as_user_errors():
         photo, message = fit_photo(bg)
-    new_value, new_shown = show(photo, replaced=bg)
+    new_value, new_shown = show(photo, replaced=bg, before=shown)
     return (new_value if message else gr.skip()), new_shown, message
 
 

@@ -98,12 +98,12 @@ def retrieve_guidance(image, mask, setting: str, k: float):
         return _gallery(retrieval.retrieve(img, m, _setting(setting), _k(k)))
 
 
-def load_example(name: str):
+def load_example(name: str, shown=None):
     """A bundled example -> (editor value with its hole, ui.editor.Shown, guidance, note)."""
     if name not in examples.NAMES:
         raise refuse(f"Unknown example {name!r}; pick one of {sorted(examples.NAMES)}.")
     ex = examples.example(name)
-    return *show(ex.image, ex.mask), ex.guidance, ex.note
+    return *show(ex.image, ex.mask, before=shown), ex.guidance, ex.note
 
 
 def photo_as_guidance(value, shown=None):
@@ -223,7 +223,7 @@ def build_tab() -> None:
 
     outputs = [result, aligned, attention, where, ce, note]
     gr.on(None, first_look, None, [editor, shown, guidance, *outputs], api_visibility="private")
-    example.change(load_example, example, [editor, shown, guidance, note], show_progress="minimal",
+    example.change(load_example, [example, shown], [editor, shown, guidance, note], show_progress="minimal",
                    api_visibility="private")
     editor.upload(take_upload, [editor, shown], [editor, shown, note], show_progress="minimal",
                   api_visibility="private")

@@ -64,20 +64,20 @@ def make_hole(value, kind: str, seed, shown=None):
         raise refuse(f"The seed must be a whole number, 0 or more; got {seed!r}.")
     image, _ = read_editor(value, shown)
     h, w = image.shape[:2]
-    return show(image, masks.make_mask(kind, h, w, int(seed)), replaced=value["background"])
+    return show(image, masks.make_mask(kind, h, w, int(seed)), replaced=value["background"], before=shown)
 
 
 def remove_hole(value, shown=None):
     """The editor's photo without a hole (the eraser removes painted strokes, not a generated hole)."""
     image, _ = read_editor(value, shown)
-    return show(image, replaced=value["background"])
+    return show(image, replaced=value["background"], before=shown)
 
 
-def load_example(name: str):
+def load_example(name: str, shown=None):
     """An example photo, without a hole -> (editor value, Shown, photo note)."""
     if name not in EXAMPLES:
         raise refuse(f"Unknown example {name!r}; pick one of {sorted(EXAMPLES)}.")
-    return *show(EXAMPLES[name]), ""
+    return *show(EXAMPLES[name], before=shown), ""
 
 
 @lru_cache(maxsize=1)
@@ -162,7 +162,7 @@ def build_tab() -> None:
     results = [gallery, cands, note, completions, chosen]
     gr.on(None, first_look, None, [editor, shown, photo_note, *results], api_visibility="private")
     for trigger, fn, inputs, outputs in [
-            (example.change, load_example, [example], [editor, shown, photo_note]),
+            (example.change, load_example, [example, shown], [editor, shown, photo_note]),
             (editor.upload, take_upload, [editor, shown], [editor, shown, photo_note]),
             (make.click, make_hole, [editor, kind, seed, shown], [editor, shown]),
             (remove.click, remove_hole, [editor, shown], [editor, shown])]:

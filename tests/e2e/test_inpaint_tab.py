@@ -4,6 +4,7 @@ editor's toolbar, and the /inpaint endpoint's refusals (one server log line each
 
 import base64
 import io
+import json
 import re
 import time
 from pathlib import Path
@@ -136,9 +137,6 @@ def test_first_look_is_filled_and_every_caption_is_readable_at_1280x720(page, fu
     page.screenshot(path=str(SHOTS / "inpaint.png"), full_page=True)
 
 
-@pytest.mark.xfail(strict=False, reason="known open race (issue 16 stays open for it): in some clean-clone runs a Fill "
-                   "clicked at once after 'Make a hole' fills the previous hole, although the Fill button is disabled "
-                   "until the editor's updates are back")
 def test_a_made_hole_is_drawn_where_stored_and_fill_right_after_uses_it(page, full_app):
     open_tab(page, full_app.url)
     kind = "random block"
@@ -157,6 +155,42 @@ def test_a_made_hole_is_drawn_where_stored_and_fill_right_after_uses_it(page, fu
     assert np.array_equal(drawn_hole(pictures["background"]), mask)
     assert all(not (layer[..., 3] > 0).any() for layer in pictures["layers"])
     # and it is the hole the methods filled: the gallery's picture of the hole
+    src = page.locator("#inpaint-gallery img").first.get_attribute("src")
+    served = np.asarray(Image.open(io.BytesIO(page.request.get(urljoin(full_app.url + "/", src)).body())))
+    assert np.array_equal(drawn_hole(served[..., :3]), mask)
+
+
+def test_a_late_echo_of_the_first_look_does_not_take_the_made_hole_away(page, full_app):
+    # The editor fires its upload event for a background the server sent. On a slow page (measured with the
+    # browser's CPU slowed 4x, and seen in CI) the echo of the first look's background reached the server after
+    # "Make a hole" was answered; it was taken for a new photo without a hole, and the next Fill was refused, the
+    # gallery still showing the previous hole. Here that echo is held back until the new hole is on screen.
+    config = page.request.get(full_app.url + "/config").json()
+    editor_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "inpaint-editor")
+    held = []
+
+    def hold_first_echo(route):
+        if not held and json.loads(route.request.post_data or "{}").get("trigger_id") == editor_id:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/queue/join*", hold_first_echo)
+    open_tab(page, full_app.url)
+    for _ in range(100):                                    # (page.wait_for_timeout lets the route handler run)
+        if held:
+            break
+        page.wait_for_timeout(300)
+    assert held, "the editor sent no upload event for the first look's background"
+    kind = "random block"
+    mask = masks.make_mask(kind, *EXAMPLES[FIRST_EXAMPLE].shape[:2], 0)
+    page.get_by_label(kind).check()
+    page.locator("#inpaint-make").click()
+    editor_shows(page, mask)                                # the new hole is on screen
+    held[0].continue_()                                     # then the late echo of the old picture arrives
+    page.locator("#inpaint-run").click()
+    first = page.locator("#inpaint-gallery .caption-label").first
+    expect(first).to_have_text(f"the hole ({100 * mask.mean():.1f}% of the photo)", timeout=180_000)
     src = page.locator("#inpaint-gallery img").first.get_attribute("src")
     served = np.asarray(Image.open(io.BytesIO(page.request.get(urljoin(full_app.url + "/", src)).body())))
     assert np.array_equal(drawn_hole(served[..., :3]), mask)

@@ -123,6 +123,27 @@ def test_the_upload_event_the_editor_fires_for_a_background_the_server_sent_chan
     assert ed.take_upload(as_sent(scaled), shown3) == (gr.skip(), gr.skip(), gr.skip())   # the message stays
 
 
+def test_a_late_echo_of_an_earlier_background_neither_takes_the_hole_away_nor_becomes_the_photo():
+    # on a slow page the echo of the first look's background arrives after "Make a hole" was answered: it is
+    # not a new upload (it was: the made hole vanished and the next Fill was refused as "the mask is empty")
+    first, shown = tab.first_look()[:2]
+    value = as_sent(first)
+    new, shown2 = tab.make_hole(value, "random block", 0, shown)
+    assert ed.take_upload(value, shown2) == (gr.skip(), gr.skip(), gr.skip())
+    mask = masks.make_mask("random block", *shown.photo.shape[:2], 0)
+    for sent in (new, first):              # Fill with the new background, or clicked before it arrived
+        photo, hole = ed.read_editor(as_sent(sent), shown2)
+        assert np.array_equal(photo, shown.photo) and np.array_equal(hole, mask)
+    # the Shown remembers a few earlier backgrounds, not every one
+    for seed in range(1, ed.SENT_KEPT + 3):
+        new, shown2 = tab.make_hole(as_sent(new), "random block", seed, shown2)
+    assert len(shown2.sent) == ed.SENT_KEPT
+    # a photo nobody sent is still a new upload
+    other = tab.EXAMPLES[sorted(tab.EXAMPLES)[-1]]
+    _, shown3, _ = ed.take_upload({"background": Image.fromarray(other), "layers": []}, shown2)
+    assert np.array_equal(shown3.photo, other) and not shown3.hole.any()
+
+
 def test_an_upload_in_16_bit_grey_or_cmyk_reads_right_and_a_tiny_one_is_refused():
     ramp = (np.arange(256 * 256).reshape(256, 256)).astype(np.uint16)
     _, shown, _ = ed.take_upload({"background": Image.fromarray(ramp), "layers": []})
