@@ -141,3 +141,25 @@ def test_init_from_starts_a_new_run_from_a_trained_generator(tmp_path, capsys):
     assert checkpoint.read_config(second)["step"] == 2
     with pytest.raises(SystemExit):
         tg.main(["--steps", "1", "--out", str(tmp_path / "x"), "--init-from", str(first), "--config", '{"hidden": 8}', *common])
+
+
+def test_a_fine_tune_from_an_asset_warms_a_fresh_adam_discriminator_up_first(tmp_path, capsys):
+    # an asset folder holds no discriminator: the fine-tune trains a fresh one alone first, here with Adam and
+    # no R1 during the warm-up (what a fresh discriminator needs against a trained generator, docs/giraffe.md)
+    scenes.export(8, tmp_path / "data" / "scenes", 0)
+    common = ["--data-root", str(tmp_path / "data"), "--batch", "2", "--threads", "1", "--log-every", "1"]
+    first = tmp_path / "first"
+    tg.main(["--steps", "2", "--out", str(first), "--config", json.dumps(TINY), *common])
+    asset = tg.main(["--export", str(first), str(tmp_path / "asset")])
+    assert not (asset / "discriminator.safetensors").exists()
+    run = tmp_path / "tune"
+    tg.main(["--steps", "1", "--out", str(run), "--init-from", str(asset), "--d-warmup", "3", "--d-optim", "adam",
+             "--lr-d", "2e-4", "--warmup-r1-gamma", "0", "--r1-gamma", "1", *common])
+    out = capsys.readouterr().out
+    assert "3 discriminator-only steps first" in out and "warm-up 3/3: loss_d" in out
+    meta = checkpoint.read_config(run)
+    assert meta["d_optim"] == "adam" and meta["r1_gamma"] == 1.0
+    opt_d = checkpoint.load_state(run / "state.pt")["opt_d"]
+    assert all("exp_avg" in v for v in opt_d["state"].values()) and opt_d["state"]       # Adam's moments
+    with pytest.raises(SystemExit):
+        tg.main(["--steps", "1", "--out", str(run), "--d-optim", "sgd", *common])
