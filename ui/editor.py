@@ -99,6 +99,10 @@ class Shown:
         """``bg`` is the background the page was sent last."""
         return same_picture(bg, self.background)
 
+    def was_sent(self, bg: np.ndarray) -> bool:
+        """``bg`` is a background the server sent this editor: the last one or one of the few before it."""
+        return self.is_current(bg) or any(same_picture(bg, b) for b in self.sent)
+
     def is_earlier(self, bg: np.ndarray) -> bool:
         """``bg`` is one the page showed before the last update: the one it replaced or one sent earlier."""
         return same_picture(bg, self.replaced) or any(same_picture(bg, b) for b in self.sent)
@@ -173,7 +177,7 @@ def take_upload(value, shown: Shown | None = None):
     if not value or value.get("background") is None:
         raise refuse("The upload could not be read as an image.")
     bg = as_array(value["background"])
-    if shown is not None and (shown.is_current(bg) or any(same_picture(bg, b) for b in shown.sent)):
+    if shown is not None and shown.was_sent(bg):
         return gr.skip(), gr.skip(), gr.skip()
     with as_user_errors():
         photo, message = fit_photo(bg)
