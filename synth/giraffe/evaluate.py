@@ -305,6 +305,39 @@ def appearance_table(G: Generator, n_seeds: int = 20) -> tuple[list[str], bool]:
     return lines, all(ok.values())
 
 
+def colour_spread(image: np.ndarray, mask: np.ndarray, min_pixels: int = 12) -> float:
+    """How uneven one object's colour is once shading is taken out (0-255; NaN below min_pixels usable pixels).
+    The renderer shades a single albedo by a scalar (Lambert, shadows, ambient; gamma keeps it a scalar), so every
+    pixel of a real object has the same colour up to brightness: each pixel inside the mask eroded by one pixel
+    (edge pixels mix with the background), not near black, is scaled to the object's mean brightness; the result
+    is the mean distance of those pixels to their mean colour. Mottled objects (patches of two hues) score high."""
+    from scipy import ndimage
+
+    px = image.astype(float)[ndimage.binary_erosion(mask)]
+    px = px[px.mean(1) >= 20]
+    if len(px) < min_pixels:
+        return math.nan
+    norm = px / px.mean(1, keepdims=True) * px.mean()
+    return float(np.linalg.norm(norm - norm.mean(0), axis=1).mean())
+
+
+def colour_spreads(G: Generator | None, n: int = 200) -> np.ndarray:
+    """Per visible object: colour_spread on n held-out scenes (G None, the renderer's masks) or on n samples of
+    G (its alpha > 0.5 at 64x64)."""
+    out = []
+    if G is None:
+        held, labels = data.load("scenes", "heldout"), scenes.load_labels("heldout")
+        for im, masks in zip(held.images[:n], labels["masks"][:n]):
+            out += [colour_spread(im, m) for m in masks if m.any()]
+    else:
+        lat = sample_latents(G.cfg, n, torch.Generator().manual_seed(11))
+        ims, alphas = images(G, lat), alpha_maps(G, lat)[:, :-1] > 0.5
+        for im, masks in zip(ims, alphas.numpy()):
+            out += [colour_spread(im, m) for m in masks if m.any()]
+    v = np.array(out)
+    return v[np.isfinite(v)]
+
+
 # ---------------------------------------------------------------------------------------------- composition, quality, speed
 
 def composition(G: Generator, counter, per_k: int = 100) -> list[dict]:
@@ -391,6 +424,12 @@ def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, 
     q = quality(G, counter, dcgan_dir, n_quality)
     for r in q:
         lines.append(f"| {r['images']} | {r['n']} | {r['frechet']:.2f} |")
+    real_spread, model_spread = colour_spreads(None), colour_spreads(G)
+    lines += ["", "Colour inside objects with shading taken out (`colour_spread`, 0-255; real objects are one albedo: "
+              "about 0; mottled objects score high):", "", "| objects | n | median | 90th percentile |",
+              "|---|---|---|---|"]
+    lines += [f"| {name} | {len(v)} | {np.median(v):.1f} | {np.percentile(v, 90):.1f} |"
+              for name, v in (("held-out scenes (renderer's masks)", real_spread), ("GIRAFFE (alpha > 0.5)", model_spread))]
     fd = {r["images"]: r["frechet"] for r in q}
     if "DCGAN (same scenes)" in fd:
         lines.append(f"\nGIRAFFE / DCGAN: {fd['GIRAFFE'] / fd['DCGAN (same scenes)']:.2f} (floor: <= 1.5)")

@@ -79,3 +79,34 @@ def test_scene_counter_shapes_and_targets():
     labels = {"n_objects": np.array([1, 3]), "shape": np.array([[2, -1, -1, -1], [0, 0, 1, -1]], np.int8)}
     count, present = scene_counter.targets(labels)
     assert count.tolist() == [0, 2] and present.tolist() == [[0, 0, 1], [1, 1, 0]]
+
+
+def test_colour_spread_is_zero_for_one_shaded_albedo_and_high_for_two_hues():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((32, 32), bool)
+    mask[4:28, 4:28] = True
+    shade = rng.uniform(0.3, 1.0, (32, 32, 1))
+    one = (np.array([200.0, 80.0, 40.0]) * shade).round().astype(np.uint8)          # one albedo, any shading
+    two = one.copy()
+    two[:, 16:] = (np.array([40.0, 80.0, 200.0]) * shade[:, 16:]).round().astype(np.uint8)
+    assert eg.colour_spread(one, mask) < 2.0                                  # only rounding left
+    assert eg.colour_spread(two, mask) > 50.0                                 # a red half and a blue half
+    # the object's edge ring is not counted: a wrong-coloured border does not move it
+    rim = one.copy()
+    rim[mask & ~np.pad(np.ones((22, 22), bool), 5)] = (0, 255, 0)
+    assert eg.colour_spread(rim, mask) < 2.0
+    assert np.isnan(eg.colour_spread(one, np.zeros((32, 32), bool)))             # nothing to measure
+    assert np.isnan(eg.colour_spread(np.zeros_like(one), mask))                  # all black: no colour
+
+
+def test_colour_spreads_of_the_renderers_scenes_are_near_zero():
+    from synth.giraffe import scenes
+
+    im, masks = [], []
+    for seed in range(4):
+        _, out = scenes.make(seed, 2)
+        for m in out["masks"]:
+            if m.any():
+                im.append(out["image"]), masks.append(m)
+    v = np.array([eg.colour_spread(i, m) for i, m in zip(im, masks)])
+    assert np.nanmedian(v) < 2.0
