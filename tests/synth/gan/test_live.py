@@ -116,8 +116,21 @@ def test_recognisable_refuses_noise_that_the_classifier_alone_accepts():
 
     share, confident = live.noise_share()
     assert share == 0.0 and confident > 0.5
-    held = data.load("digits", "heldout").images[300:364]        # not the 300 that set the distance limit
-    assert live.recognisable(held).mean() >= 0.85
+    limit, check = live.heldout_parts()
+    assert len(limit) + len(check) == len(data.load("digits", "heldout")) and 0.2 < len(limit) / len(check) < 0.5
+    assert live.recognisable(check).mean() >= 0.85                  # none of them set the distance limit
+
+
+def test_grid_scores_expose_a_collapsed_grid_that_the_share_alone_passes():
+    """64 copies of one clear digit are 100% recognisable; the class count and the largest class give the
+    collapse away, while 64 held-out digits show every class."""
+    real_grid = live.real_grid()
+    collapsed = live.grid_scores(np.repeat(real_grid[:1], live.GRID, axis=0))
+    assert collapsed["recognisable"] == 1.0
+    assert collapsed["classes"] == 1 and collapsed["largest"] == 1.0
+    real = live.grid_scores(real_grid)
+    assert real["classes"] >= 9 and real["largest"] <= 0.3
+    assert 0.0 <= real["confidence"] <= 1.0
 
 
 def test_bad_head_start_and_optimizer_are_refused():
