@@ -127,13 +127,24 @@ def plot_losses(csv_path: Path, png_path: Path, columns: list[str]) -> None:
 
 
 class LossLog:
-    """losses.csv: a header, then one row per logged step. On --resume an existing log is appended to."""
+    """losses.csv: a header, then one row per logged step. On --resume an existing log is appended to; one written
+    with other columns (an older trainer) is rewritten under the new header first, its rows kept (missing values
+    empty, dropped columns dropped)."""
 
     def __init__(self, path: Path, columns: list[str], resume: bool, fmt: str = "{:.5f}"):
         self.path, self.columns, self.fmt = Path(path), ["step", *columns], fmt
         if not (resume and self.path.exists()):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
+            return
+        with open(self.path, newline="") as f:
+            rows = list(csv.DictReader(f))
+            header = rows[0].keys() if rows else None
+        if header is not None and list(header) != self.columns:
+            with open(self.path, "w", newline="") as f:
+                w = csv.DictWriter(f, self.columns, extrasaction="ignore")
+                w.writeheader()
+                w.writerows(rows)
 
     def write(self, step: int, values: dict) -> None:
         with open(self.path, "a", newline="") as f:

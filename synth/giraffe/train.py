@@ -167,6 +167,13 @@ def backward_appearance(out: dict, lat: Latents, G: Generator, Q: AppearanceDeco
     return loss.detach()
 
 
+def field_shares(alpha: torch.Tensor, exists: torch.Tensor) -> dict[str, float]:
+    """alpha B x (K+1) x h x w (objects, then the background), exists B x K -> "obj_area": mean feature pixels an
+    existing object covers (0 when none exists), "bg_alpha": the background's mean share."""
+    area = alpha[:, :-1].sum((2, 3))[exists]
+    return {"obj_area": float(area.mean()) if len(area) else 0.0, "bg_alpha": float(alpha[:, -1].mean())}
+
+
 def fixed_latents(cfg: GiraffeConfig, n: int = 16) -> Latents:
     counts = torch.arange(n) % cfg.n_objects + 1
     return sample_latents(cfg, n, torch.Generator().manual_seed(1234), counts)
@@ -220,7 +227,10 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     # 2. data: uint8 training renders; batch b's indices depend only on (seed, b), so resuming replays nothing
     images = load_scenes(args.data_root, args.max_images)
     fixed = fixed_latents(cfg)
-    cols = ["loss_d", "loss_g", "r1", "d_real", "d_fake", "loss_app", "s_per_step", "cpu_s_per_step"]
+    # obj_area: feature pixels (of 16 x 16) an existing object covers, mean over the batch; bg_alpha: the
+    # background's mean share of the opacity. Objects that vanish (two appearance-term runs lost them) show here.
+    cols = ["loss_d", "loss_g", "r1", "d_real", "d_fake", "loss_app", "obj_area", "bg_alpha", "s_per_step",
+            "cpu_s_per_step"]
     log = LossLog(out / "losses.csv", cols, args.resume)
 
     def save_all():
@@ -294,7 +304,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         wall = wall0 + time.time() - t0
         vals = {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item(),
                 "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item(),
-                "loss_app": loss_app.item(),
+                "loss_app": loss_app.item(), **field_shares(gen["alpha"].detach(), lat.exists),
                 "s_per_step": time.time() - t_step, "cpu_s_per_step": time.process_time() - cpu_step}
         if not all(np.isfinite(v) for v in vals.values()):
             raise FloatingPointError(f"non-finite loss at step {step}: {vals}")
@@ -306,6 +316,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
             if step % (10 * args.log_every) == 0 or step == args.steps:
                 print(f"step {step} loss_d {acc['loss_d'] / n_acc:.3f} loss_g {acc['loss_g'] / n_acc:.3f} "
                       f"r1 {acc['r1'] / n_acc:.3f} app {acc['loss_app'] / n_acc:.3f} "
+                      f"object {acc['obj_area'] / n_acc:.1f} px bg {acc['bg_alpha'] / n_acc:.2f} "
                       f"{acc['s_per_step'] / n_acc:.2f} s/step "
                       f"({acc['cpu_s_per_step'] / n_acc:.2f} CPU s) {wall / 60:.1f} min",
                       flush=True)

@@ -32,6 +32,7 @@ def test_trainer_smoke_resume_and_outputs(tmp_path, capsys):
 
     log = pd.read_csv(run / "losses.csv")
     assert log["step"].tolist() == [1, 2, 3] and np.isfinite(log.drop(columns="step").to_numpy()).all()
+    assert (log["obj_area"] >= 0).all() and log["bg_alpha"].between(0, 1).all()
     # the EMA moved towards the trained weights, by (1 - beta) per step
     G, G_ema = gi.Generator(tiny_cfg()), gi.load_giraffe(run)
     checkpoint.load_part(run, "generator", G)
@@ -50,6 +51,34 @@ def test_trainer_smoke_resume_and_outputs(tmp_path, capsys):
         tg.main(["--steps", "1", "--out", str(tmp_path / "r2"), "--data-root", str(tmp_path / "nothing")])
     with pytest.raises(FileNotFoundError, match="--resume: no"):
         tg.main(["--steps", "1", "--resume", "--out", str(tmp_path / "r3"), "--data-root", str(tmp_path / "data")])
+
+
+def test_field_shares_measure_what_each_field_covers():
+    alpha = torch.zeros(2, 3, 4, 4)                  # two scenes, two object slots, then the background
+    alpha[0, 0, :2] = 1.0                            # scene 0: object 0 covers 8 pixels, object 1 none
+    alpha[:, 2] = 0.5
+    exists = torch.tensor([[True, True], [False, False]])
+    shares = tg.field_shares(alpha, exists)
+    assert shares == {"obj_area": 4.0, "bg_alpha": 0.5}            # (8 + 0) / 2 existing objects
+    assert tg.field_shares(alpha, torch.zeros(2, 2, dtype=torch.bool))["obj_area"] == 0.0
+
+
+def test_loss_log_resumes_a_log_written_with_other_columns(tmp_path):
+    import pandas as pd
+
+    from synth.training import LossLog
+
+    path = tmp_path / "losses.csv"
+    old = LossLog(path, ["loss_d", "gone"], resume=False)
+    old.write(1, {"loss_d": 1.5, "gone": 9.0})
+    new = LossLog(path, ["loss_d", "obj_area"], resume=True)     # a newer trainer resumes the run
+    new.write(2, {"loss_d": 1.25, "obj_area": 3.0})
+    log = pd.read_csv(path)
+    assert list(log.columns) == ["step", "loss_d", "obj_area"]
+    assert log["step"].tolist() == [1, 2] and log["loss_d"].tolist() == [1.5, 1.25]
+    assert np.isnan(log["obj_area"][0]) and log["obj_area"][1] == 3.0
+    LossLog(path, ["loss_d", "obj_area"], resume=True).write(3, {"loss_d": 1.0, "obj_area": 2.0})
+    assert pd.read_csv(path)["step"].tolist() == [1, 2, 3]        # same columns: appended, nothing rewritten
 
 
 def test_ema_and_r1_numbers():
