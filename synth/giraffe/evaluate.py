@@ -395,6 +395,26 @@ def speed(G: Generator, frames: int = 50) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5, scale: int = 2):
+    """A contact sheet of the appearance slider: one row per (checkpoint, seed), frames 0..1 left to right,
+    two-object scenes as the tab draws them (object 1 moves). -> PIL image (grey gaps between frames)."""
+    from PIL import Image
+
+    rows = []
+    for folder in folders:
+        G = load_giraffe(folder)
+        for seed in seeds:
+            lat = cat_latents([controlled_latents(G.cfg, seed, 2, appearance=float(v))
+                               for v in np.linspace(0, 1, n_frames)])
+            rows.append(images(G, lat))
+    size, pad = rows[0].shape[1], 2
+    sheet = np.full((len(rows) * (size + pad) + pad, n_frames * (size + pad) + pad, 3), 128, np.uint8)
+    for r, frames in enumerate(rows):
+        for c, im in enumerate(frames):
+            sheet[pad + r * (size + pad):pad + r * (size + pad) + size, pad + c * (size + pad):][:, :size] = im
+    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+
+
 # ---------------------------------------------------------------------------------------------- report
 
 def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, n_seeds: int = 20,
@@ -449,7 +469,15 @@ def main(argv=None) -> None:
     p.add_argument("--per-k", type=int, default=100, help="samples per object count for the composition check")
     p.add_argument("--quality", type=int, default=2000, help="samples per model for the Frechet distance")
     p.add_argument("--only", choices=["appearance"], default=None, help="print only this section")
+    p.add_argument("--sheet", type=Path, default=None, metavar="PNG",
+                   help="write the appearance slider's contact sheet (rows: the bundled checkpoint's seeds 0-3, then "
+                        "--giraffe's when it is another; columns: appearance 0 to 1) and stop")
     a = p.parse_args(argv)
+    if a.sheet is not None:
+        folders = [GIRAFFE_DIR] + ([a.giraffe] if Path(a.giraffe).resolve() != GIRAFFE_DIR.resolve() else [])
+        appearance_sheet(folders).save(a.sheet)
+        print(f"wrote {a.sheet}")
+        return
     print(report(a.giraffe, a.dcgan, a.seeds, a.per_k, a.quality, a.only))
 
 

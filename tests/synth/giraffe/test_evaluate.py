@@ -110,3 +110,14 @@ def test_colour_spreads_of_the_renderers_scenes_are_near_zero():
                 im.append(out["image"]), masks.append(m)
     v = np.array([eg.colour_spread(i, m) for i, m in zip(im, masks)])
     assert np.nanmedian(v) < 2.0
+
+
+def test_appearance_sheet_lays_out_the_sliders_frames():
+    from synth.giraffe.controls import controlled_latents
+
+    sheet = np.asarray(eg.appearance_sheet([eg.GIRAFFE_DIR], seeds=(0, 1), n_frames=3, scale=1))
+    assert sheet.shape == (2 * 66 + 2, 3 * 66 + 2, 3)
+    G = gi.load_giraffe(eg.GIRAFFE_DIR)
+    last = eg.images(G, controlled_latents(G.cfg, 1, 2, appearance=1.0))[0]
+    assert np.array_equal(sheet[68:132, 134:198], last)           # row 2 (seed 1), frame 3 (appearance 1)
+    assert (sheet[:2] == 128).all() and (sheet[:, 66:68] == 128).all()   # grey gaps between frames
