@@ -324,19 +324,22 @@ def recognisable(images: np.ndarray, threshold: float = 0.8) -> np.ndarray:
     1. the project's digit classifier gives its top class a confidence >= threshold;
     2. it is no farther from its nearest training digit than 95% of held-out digits are.
     The classifier alone cannot tell: it gives uniform noise a confidence of 1.0 (noise_share shows it)."""
+    return _judge(images, threshold)[1]
+
+
+def _judge(images: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(the classifier's probabilities N x 10, the recognisable test per image): one classifier pass for both."""
     from synth.gan.evaluate import classify, load_classifier
 
     probs, _ = classify(load_classifier(), images)
     limit = np.percentile(nearest_train_distance(heldout_parts()[0]), 95)
-    return (probs.max(1) >= threshold) & (nearest_train_distance(images) <= limit)
+    return probs, (probs.max(1) >= threshold) & (nearest_train_distance(images) <= limit)
 
 
 def recognisable_share(images: np.ndarray, threshold: float = 0.8) -> tuple[float, float]:
     """(share of recognisable images, share passing the classifier's confidence test alone)."""
-    from synth.gan.evaluate import classify, load_classifier
-
-    probs, _ = classify(load_classifier(), images)
-    return float(recognisable(images, threshold).mean()), float((probs.max(1) >= threshold).mean())
+    scores = grid_scores(images, threshold)
+    return scores["recognisable"], scores["confidence"]
 
 
 def grid_scores(images: np.ndarray, threshold: float = 0.8) -> dict:
@@ -344,10 +347,7 @@ def grid_scores(images: np.ndarray, threshold: float = 0.8) -> dict:
     generator that collapsed onto one or two easy digits (ones, say) scores a high share. "recognisable" and
     "confidence" as in `recognisable_share`; "classes": digits (0-9) among the recognisable samples;
     "largest": the commonest class's share of the recognisable samples (0 when none is)."""
-    from synth.gan.evaluate import classify, load_classifier
-
-    probs, _ = classify(load_classifier(), images)
-    ok = recognisable(images, threshold)
+    probs, ok = _judge(images, threshold)
     counts = np.bincount(probs.argmax(1)[ok], minlength=10)
     return {"recognisable": float(ok.mean()), "confidence": float((probs.max(1) >= threshold).mean()),
             "classes": int((counts > 0).sum()), "largest": float(counts.max() / max(ok.sum(), 1))}
