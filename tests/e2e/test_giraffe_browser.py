@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -37,12 +37,13 @@ def checkpoint_present():
 
 def pixels(page, img) -> np.ndarray:
     """The pixels the browser was served for an <img> (fetched again from its src). A slider fires two renders
-    (input, then release), so the src can change while it is fetched: the fetch is retried on the newest src."""
+    (input, then release), so the src can change while it is fetched: the fetch is retried on the newest src
+    (a replaced file's old src answers with an error, or with a body that is no image)."""
     for attempt in range(5):
         try:
             body = page.request.get(img.get_attribute("src")).body()
             return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
-        except PlaywrightError:
+        except (PlaywrightError, UnidentifiedImageError):
             if attempt == 4:
                 raise
             page.wait_for_timeout(300)
