@@ -417,6 +417,32 @@ def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5,
 
 # ---------------------------------------------------------------------------------------------- report
 
+def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180), turn_steps: int = 12) -> list[dict]:
+    """Candidates for the tab's opening scene (two objects, controls on object 1, elevation in the middle), per seed:
+    "turn": the smallest, over ``angles``, mean change of the 64 x 64 image (0-255, whole image) when object 1 turns;
+    "turn_inside": the same inside object 1's alpha mask; "colour": how far the appearance slider moves object 1's
+    mean colour (0 -> 1, as in the appearance floor); "in_view": the smallest share of object 1 in the frame over
+    ``turn_steps`` points of the circle (``render.in_frame``). Sorted by "turn", largest first."""
+    from synth.giraffe import render as rd
+
+    G = rd.generator(folder)
+    neutral = rd.neutral_controls()
+    rows = []
+    for seed in seeds:
+        lats = [controlled_latents(G.cfg, seed, 2, **{**neutral, "rotation": float(a)}) for a in (0, *angles)]
+        lats += [controlled_latents(G.cfg, seed, 2, **{**neutral, "appearance": 1.0})]
+        im = images(G, cat_latents(lats)).astype(float)
+        masks = (alpha_maps(G, cat_latents(lats))[:, 0] > 0.5).numpy()
+        turns = [np.abs(im[i] - im[0]).mean(-1) for i in range(1, len(angles) + 1)]
+        inside = [t[masks[0]].mean() if masks[0].any() else 0.0 for t in turns]
+        colour = appearance_change(im[0].astype(np.uint8), im[-1].astype(np.uint8), masks[0], masks[-1])["colour"]
+        in_view = min(rd.in_frame(seed, 2, **{**neutral, "circle": float(t)}, folder=folder)
+                      for t in np.arange(turn_steps) / turn_steps)
+        rows.append({"seed": int(seed), "turn": float(min(t.mean() for t in turns)),
+                     "turn_inside": float(min(inside)), "colour": float(colour), "in_view": float(in_view)})
+    return sorted(rows, key=lambda r: -r["turn"])
+
+
 def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, n_seeds: int = 20,
            per_k: int = 100, n_quality: int = 2000, only: str | None = None) -> str:
     G = load_giraffe(giraffe_dir)
@@ -472,7 +498,17 @@ def main(argv=None) -> None:
     p.add_argument("--sheet", type=Path, default=None, metavar="PNG",
                    help="write the appearance slider's contact sheet (rows: the bundled checkpoint's seeds 0-3, then "
                         "--giraffe's when it is another; columns: appearance 0 to 1) and stop")
+    p.add_argument("--pick-scene", type=int, default=None, metavar="N",
+                   help="rank seeds 0..N-1 as the tab's opening scene (rotation visible, colour change, circle in "
+                        "view; scene_picks) and stop")
     a = p.parse_args(argv)
+    if a.pick_scene is not None:
+        rows = scene_picks(a.giraffe, range(a.pick_scene))
+        print("| seed | turn (min over angles, /255) | inside object | appearance colour | circle: least in view |")
+        print("|---:|---:|---:|---:|---:|")
+        for r in rows[:15]:
+            print(f"| {r['seed']} | {r['turn']:.1f} | {r['turn_inside']:.1f} | {r['colour']:.1f} | {r['in_view']:.0%} |")
+        return
     if a.sheet is not None:
         folders = [GIRAFFE_DIR] + ([a.giraffe] if Path(a.giraffe).resolve() != GIRAFFE_DIR.resolve() else [])
         appearance_sheet(folders).save(a.sheet)

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from synth.giraffe import counter as scene_counter
@@ -121,3 +122,19 @@ def test_appearance_sheet_lays_out_the_sliders_frames():
     last = eg.images(G, controlled_latents(G.cfg, 1, 2, appearance=1.0))[0]
     assert np.array_equal(sheet[68:132, 134:198], last)           # row 2 (seed 1), frame 3 (appearance 1)
     assert (sheet[:2] == 128).all() and (sheet[:, 66:68] == 128).all()   # grey gaps between frames
+
+
+def test_scene_picks_measure_what_the_tab_renders():
+    from synth.giraffe import render as rd
+
+    rows = eg.scene_picks(eg.GIRAFFE_DIR, seeds=[0, 1], angles=(45, 90), turn_steps=4)
+    assert [r["turn"] for r in rows] == sorted((r["turn"] for r in rows), reverse=True)
+    r = next(r for r in rows if r["seed"] == 1)
+    neutral = rd.neutral_controls()
+    frame = lambda **c: rd.render(1, 2, **{**neutral, **c}, folder=eg.GIRAFFE_DIR)[::4, ::4].astype(float)  # noqa: E731
+    still = frame()
+    turns = [np.abs(frame(rotation=a) - still).mean() for a in (45, 90)]
+    assert r["turn"] == pytest.approx(min(turns), abs=0.05)
+    shares = [rd.in_frame(1, 2, **{**neutral, "circle": t}, folder=eg.GIRAFFE_DIR) for t in (0, 0.25, 0.5, 0.75)]
+    assert r["in_view"] == pytest.approx(min(shares))
+    assert 0 <= r["colour"] <= 255 * math.sqrt(3) and r["turn_inside"] >= 0
