@@ -419,7 +419,8 @@ def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5,
 
 def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180), turn_steps: int = 12) -> list[dict]:
     """Candidates for the tab's opening scene (two objects, controls on object 1, elevation in the middle), per seed:
-    "turn": the smallest, over ``angles``, mean change of the 64 x 64 image (0-255, whole image) when object 1 turns;
+    "turn": the largest, over ``angles``, mean change of the 64 x 64 image (0-255, whole image) when object 1 turns
+    (the largest: the data's cubes look the same after 90 degrees, its spheres and cylinders after any turn);
     "turn_inside": the same inside object 1's alpha mask; "colour": how far the appearance slider moves object 1's
     mean colour (0 -> 1, as in the appearance floor); "in_view": the smallest share of object 1 in the frame over
     ``turn_steps`` points of the circle (``render.in_frame``). Sorted by "turn", largest first."""
@@ -438,8 +439,8 @@ def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180
         colour = appearance_change(im[0].astype(np.uint8), im[-1].astype(np.uint8), masks[0], masks[-1])["colour"]
         in_view = min(rd.in_frame(seed, 2, **{**neutral, "circle": float(t)}, folder=folder)
                       for t in np.arange(turn_steps) / turn_steps)
-        rows.append({"seed": int(seed), "turn": float(min(t.mean() for t in turns)),
-                     "turn_inside": float(min(inside)), "colour": float(colour), "in_view": float(in_view)})
+        rows.append({"seed": int(seed), "turn": float(max(t.mean() for t in turns)),
+                     "turn_inside": float(max(inside)), "colour": float(colour), "in_view": float(in_view)})
     return sorted(rows, key=lambda r: -r["turn"])
 
 
@@ -504,10 +505,13 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     if a.pick_scene is not None:
         rows = scene_picks(a.giraffe, range(a.pick_scene))
-        print("| seed | turn (min over angles, /255) | inside object | appearance colour | circle: least in view |")
-        print("|---:|---:|---:|---:|---:|")
-        for r in rows[:15]:
-            print(f"| {r['seed']} | {r['turn']:.1f} | {r['turn_inside']:.1f} | {r['colour']:.1f} | {r['in_view']:.0%} |")
+        for title, top in (("rotation visible", rows[:10]),
+                           ("circle in view", sorted(rows, key=lambda r: -r["in_view"])[:10])):
+            print(f"\nSeeds 0..{a.pick_scene - 1}, two objects: the 10 best for {title}\n")
+            print("| seed | turn (largest over angles, /255) | inside object | appearance colour | circle: least in view |")
+            print("|---:|---:|---:|---:|---:|")
+            for r in top:
+                print(f"| {r['seed']} | {r['turn']:.1f} | {r['turn_inside']:.1f} | {r['colour']:.1f} | {r['in_view']:.0%} |")
         return
     if a.sheet is not None:
         folders = [GIRAFFE_DIR] + ([a.giraffe] if Path(a.giraffe).resolve() != GIRAFFE_DIR.resolve() else [])
