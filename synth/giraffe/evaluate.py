@@ -395,54 +395,7 @@ def speed(G: Generator, frames: int = 50) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5, scale: int = 2):
-    """A contact sheet of the appearance slider: one row per (checkpoint, seed), frames 0..1 left to right,
-    two-object scenes as the tab draws them (object 1 moves). -> PIL image (grey gaps between frames)."""
-    from PIL import Image
-
-    rows = []
-    for folder in folders:
-        G = load_giraffe(folder)
-        for seed in seeds:
-            lat = cat_latents([controlled_latents(G.cfg, seed, 2, appearance=float(v))
-                               for v in np.linspace(0, 1, n_frames)])
-            rows.append(images(G, lat))
-    size, pad = rows[0].shape[1], 2
-    sheet = np.full((len(rows) * (size + pad) + pad, n_frames * (size + pad) + pad, 3), 128, np.uint8)
-    for r, frames in enumerate(rows):
-        for c, im in enumerate(frames):
-            sheet[pad + r * (size + pad):pad + r * (size + pad) + size, pad + c * (size + pad):][:, :size] = im
-    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
-
-
 # ---------------------------------------------------------------------------------------------- report
-
-def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180), turn_steps: int = 12) -> list[dict]:
-    """Candidates for the tab's opening scene (two objects, controls on object 1, elevation in the middle), per seed:
-    "turn": the largest, over ``angles``, mean change of the 64 x 64 image (0-255, whole image) when object 1 turns
-    (the largest: the data's cubes look the same after 90 degrees, its spheres and cylinders after any turn);
-    "turn_inside": the same inside object 1's alpha mask; "colour": how far the appearance slider moves object 1's
-    mean colour (0 -> 1, as in the appearance floor); "in_view": the smallest share of object 1 in the frame over
-    ``turn_steps`` points of the circle (``render.in_frame``). Sorted by "turn", largest first."""
-    from synth.giraffe import render as rd
-
-    G = rd.generator(folder)
-    neutral = rd.neutral_controls()
-    rows = []
-    for seed in seeds:
-        lats = [controlled_latents(G.cfg, seed, 2, **{**neutral, "rotation": float(a)}) for a in (0, *angles)]
-        lats += [controlled_latents(G.cfg, seed, 2, **{**neutral, "appearance": 1.0})]
-        im = images(G, cat_latents(lats)).astype(float)
-        masks = (alpha_maps(G, cat_latents(lats))[:, 0] > 0.5).numpy()
-        turns = [np.abs(im[i] - im[0]).mean(-1) for i in range(1, len(angles) + 1)]
-        inside = [t[masks[0]].mean() if masks[0].any() else 0.0 for t in turns]
-        colour = appearance_change(im[0].astype(np.uint8), im[-1].astype(np.uint8), masks[0], masks[-1])["colour"]
-        in_view = min(rd.in_frame(seed, 2, **{**neutral, "circle": float(t)}, folder=folder)
-                      for t in np.arange(turn_steps) / turn_steps)
-        rows.append({"seed": int(seed), "turn": float(max(t.mean() for t in turns)),
-                     "turn_inside": float(max(inside)), "colour": float(colour), "in_view": float(in_view)})
-    return sorted(rows, key=lambda r: -r["turn"])
-
 
 def report(giraffe_dir: Path = GIRAFFE_DIR, dcgan_dir: Path | None = DCGAN_DIR, n_seeds: int = 20,
            per_k: int = 100, n_quality: int = 2000, only: str | None = None) -> str:
@@ -503,19 +456,14 @@ def main(argv=None) -> None:
                    help="rank seeds 0..N-1 as the tab's opening scene (rotation visible, colour change, circle in "
                         "view; scene_picks) and stop")
     a = p.parse_args(argv)
+    from synth.giraffe import showcase   # it builds on this module's measures
+
     if a.pick_scene is not None:
-        rows = scene_picks(a.giraffe, range(a.pick_scene))
-        for title, top in (("rotation visible", rows[:10]),
-                           ("circle in view", sorted(rows, key=lambda r: -r["in_view"])[:10])):
-            print(f"\nSeeds 0..{a.pick_scene - 1}, two objects: the 10 best for {title}\n")
-            print("| seed | turn (largest over angles, /255) | inside object | appearance colour | circle: least in view |")
-            print("|---:|---:|---:|---:|---:|")
-            for r in top:
-                print(f"| {r['seed']} | {r['turn']:.1f} | {r['turn_inside']:.1f} | {r['colour']:.1f} | {r['in_view']:.0%} |")
+        print(showcase.picks_table(showcase.scene_picks(a.giraffe, range(a.pick_scene))))
         return
     if a.sheet is not None:
         folders = [GIRAFFE_DIR] + ([a.giraffe] if Path(a.giraffe).resolve() != GIRAFFE_DIR.resolve() else [])
-        appearance_sheet(folders).save(a.sheet)
+        showcase.appearance_sheet(folders).save(a.sheet)
         print(f"wrote {a.sheet}")
         return
     print(report(a.giraffe, a.dcgan, a.seeds, a.per_k, a.quality, a.only))

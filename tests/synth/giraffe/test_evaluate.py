@@ -8,6 +8,7 @@ import torch
 
 from synth.giraffe import counter as scene_counter
 from synth.giraffe import evaluate as eg
+from synth.giraffe import showcase
 from synth.giraffe import model as gi
 from tests.synth.giraffe.tiny import tiny_cfg
 
@@ -116,7 +117,7 @@ def test_colour_spreads_of_the_renderers_scenes_are_near_zero():
 def test_appearance_sheet_lays_out_the_sliders_frames():
     from synth.giraffe.controls import controlled_latents
 
-    sheet = np.asarray(eg.appearance_sheet([eg.GIRAFFE_DIR], seeds=(0, 1), n_frames=3, scale=1))
+    sheet = np.asarray(showcase.appearance_sheet([eg.GIRAFFE_DIR], seeds=(0, 1), n_frames=3, scale=1))
     assert sheet.shape == (2 * 66 + 2, 3 * 66 + 2, 3)
     G = gi.load_giraffe(eg.GIRAFFE_DIR)
     last = eg.images(G, controlled_latents(G.cfg, 1, 2, appearance=1.0))[0]
@@ -127,7 +128,7 @@ def test_appearance_sheet_lays_out_the_sliders_frames():
 def test_scene_picks_measure_what_the_tab_renders():
     from synth.giraffe import render as rd
 
-    rows = eg.scene_picks(eg.GIRAFFE_DIR, seeds=[0, 1], angles=(45, 90), turn_steps=4)
+    rows = showcase.scene_picks(eg.GIRAFFE_DIR, seeds=[0, 1], angles=(45, 90), turn_steps=4)
     assert [r["turn"] for r in rows] == sorted((r["turn"] for r in rows), reverse=True)
     r = next(r for r in rows if r["seed"] == 1)
     neutral = rd.neutral_controls()
@@ -138,3 +139,15 @@ def test_scene_picks_measure_what_the_tab_renders():
     shares = [rd.in_frame(1, 2, **{**neutral, "circle": t}, folder=eg.GIRAFFE_DIR) for t in (0, 0.25, 0.5, 0.75)]
     assert r["in_view"] == pytest.approx(min(shares))
     assert 0 <= r["colour"] <= 255 * math.sqrt(3) and r["turn_inside"] >= 0
+
+
+def test_picks_table_lists_the_best_turns_then_the_best_circles():
+    rows = [{"seed": s, "turn": t, "turn_inside": 5.0, "colour": 100.0, "in_view": v}
+            for s, t, v in ((4, 3.0, 0.1), (7, 2.0, 1.0), (9, 1.0, 0.5))]
+    table = showcase.picks_table(rows, top=2).splitlines()
+    turn_at, circle_at = (next(i for i, line in enumerate(table) if what in line)
+                          for what in ("best for rotation visible", "best for circle in view"))
+    assert table[turn_at] == "Seeds 4..9, two objects: the 2 best for rotation visible"
+    assert [line.split("|")[1].strip() for line in table[turn_at + 4:turn_at + 6]] == ["4", "7"]
+    assert [line.split("|")[1].strip() for line in table[circle_at + 4:circle_at + 6]] == ["7", "9"]
+    assert "| 7 | 2.0 | 5.0 | 100.0 | 100% |" in table
