@@ -455,9 +455,15 @@ def main(argv=None) -> None:
     p.add_argument("--pick-scene", type=int, default=None, metavar="N",
                    help="rank seeds 0..N-1 as the tab's opening scene (rotation visible, colour change, circle in "
                         "view; scene_picks) and stop")
+    p.add_argument("--controls-sheet", type=Path, default=None, metavar="PNG",
+                   help="write every slider at its ends for a few scenes (--giraffe's checkpoint) and stop")
     a = p.parse_args(argv)
     from synth.giraffe import showcase   # it builds on this module's measures
 
+    if a.controls_sheet is not None:
+        showcase.controls_sheet(a.giraffe).save(a.controls_sheet)
+        print(f"wrote {a.controls_sheet}")
+        return
     if a.pick_scene is not None:
         print(showcase.picks_table(showcase.scene_picks(a.giraffe, range(a.pick_scene))))
         return

@@ -3,6 +3,7 @@ and the ranking of seeds for the tab's opening scene.
 
     python -m synth.evaluate giraffe --sheet PNG [--giraffe RUN]     # appearance_sheet
     python -m synth.evaluate giraffe --pick-scene 150                # scene_picks, printed by picks_table
+    python -m synth.evaluate giraffe --controls-sheet PNG            # controls_sheet: every slider at its ends
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from synth.giraffe import render as rd
-from synth.giraffe.controls import controlled_latents
+from synth.giraffe.controls import CONTROL_RANGES, controlled_latents
 from synth.giraffe.evaluate import alpha_maps, appearance_change, cat_latents, images
 from synth.giraffe.model import load_giraffe
 
@@ -33,6 +34,29 @@ def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5,
     for r, frames in enumerate(rows):
         for c, im in enumerate(frames):
             sheet[pad + r * (size + pad):pad + r * (size + pad) + size, pad + c * (size + pad):][:, :size] = im
+    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+
+
+def sheet_columns() -> list[dict[str, float]]:
+    """The controls sheet's columns, left to right: the scene as drawn; rotation 45 degrees (the data's objects look
+    the same after a half turn, the slider's ends); elevation, depth and horizontal at each end of their sliders;
+    appearance 1; circle a quarter and half a turn."""
+    cols = [{}, {"rotation": 45.0}]
+    for name in ("elevation", "depth", "horizontal"):
+        lo, hi, _ = CONTROL_RANGES[name]
+        cols += [{name: lo}, {name: hi}]
+    return cols + [{"appearance": 1.0}, {"circle": 0.25}, {"circle": 0.5}]
+
+
+def controls_sheet(folder: Path, scenes=((81, 2), (0, 2), (5, 3), (9, 4), (12, 2)), scale: int = 2):
+    """Every slider at its ends, as the tab renders it (object 1 moves; other controls neutral): one row per
+    (seed, objects), `sheet_columns` left to right, 64 x 64 frames. -> PIL image (grey gaps between frames)."""
+    neutral, cols, pad = rd.neutral_controls(), sheet_columns(), 2
+    sheet = np.full((len(scenes) * (64 + pad) + pad, len(cols) * (64 + pad) + pad, 3), 128, np.uint8)
+    for r, (seed, k) in enumerate(scenes):
+        for c, edit in enumerate(cols):
+            y, x = pad + r * (64 + pad), pad + c * (64 + pad)
+            sheet[y:y + 64, x:x + 64] = rd.render(seed, k, **{**neutral, **edit}, folder=folder)[::4, ::4]
     return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
 
 

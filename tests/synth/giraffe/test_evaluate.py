@@ -151,3 +151,18 @@ def test_picks_table_lists_the_best_turns_then_the_best_circles():
     assert [line.split("|")[1].strip() for line in table[turn_at + 4:turn_at + 6]] == ["4", "7"]
     assert [line.split("|")[1].strip() for line in table[circle_at + 4:circle_at + 6]] == ["7", "9"]
     assert "| 7 | 2.0 | 5.0 | 100.0 | 100% |" in table
+
+
+def test_controls_sheet_shows_each_slider_end_as_the_tab_renders_it():
+    from synth.giraffe import render as rd
+
+    cols = showcase.sheet_columns()
+    assert cols[0] == {} and {"appearance": 1.0} in cols and len(cols) == 11
+    sheet = np.asarray(showcase.controls_sheet(eg.GIRAFFE_DIR, scenes=((81, 2),), scale=1))
+    assert sheet.shape == (66 + 2, 11 * 66 + 2, 3)
+    neutral = rd.neutral_controls()
+    for c in (0, cols.index({"appearance": 1.0})):
+        x = 2 + c * 66
+        assert np.array_equal(sheet[2:66, x:x + 64], rd.render(81, 2, **{**neutral, **cols[c]}, folder=eg.GIRAFFE_DIR)[::4, ::4])
+    frames = [sheet[2:66, 2 + c * 66:66 + c * 66].astype(float) for c in range(11)]
+    assert all(np.abs(f - frames[0]).mean() > 1.0 for f in frames[1:])    # every column changes the scene
