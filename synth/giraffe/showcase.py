@@ -19,6 +19,17 @@ from synth.giraffe.evaluate import alpha_maps, appearance_change, cat_latents, i
 from synth.giraffe.model import load_giraffe
 
 
+def tile(rows, scale: int = 2, pad: int = 2) -> Image.Image:
+    """Rows of equal-sized uint8 H x W x 3 frames -> one PIL image, frames in a grid with grey gaps, scaled up."""
+    h, w = rows[0][0].shape[:2]
+    sheet = np.full((len(rows) * (h + pad) + pad, max(map(len, rows)) * (w + pad) + pad, 3), 128, np.uint8)
+    for r, frames in enumerate(rows):
+        for c, im in enumerate(frames):
+            y, x = pad + r * (h + pad), pad + c * (w + pad)
+            sheet[y:y + h, x:x + w] = im
+    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+
+
 def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5, scale: int = 2):
     """A contact sheet of the appearance slider: one row per (checkpoint, seed), frames 0..1 left to right,
     two-object scenes as the tab draws them (object 1 moves). -> PIL image (grey gaps between frames)."""
@@ -29,12 +40,7 @@ def appearance_sheet(folders: list[Path], seeds=(0, 1, 2, 3), n_frames: int = 5,
             lat = cat_latents([controlled_latents(G.cfg, seed, 2, appearance=float(v))
                                for v in np.linspace(0, 1, n_frames)])
             rows.append(images(G, lat))
-    size, pad = rows[0].shape[1], 2
-    sheet = np.full((len(rows) * (size + pad) + pad, n_frames * (size + pad) + pad, 3), 128, np.uint8)
-    for r, frames in enumerate(rows):
-        for c, im in enumerate(frames):
-            sheet[pad + r * (size + pad):pad + r * (size + pad) + size, pad + c * (size + pad):][:, :size] = im
-    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+    return tile(rows, scale)
 
 
 def sheet_columns() -> list[dict[str, float]]:
@@ -51,13 +57,9 @@ def sheet_columns() -> list[dict[str, float]]:
 def controls_sheet(folder: Path, scenes=((81, 2), (0, 2), (5, 3), (9, 4), (12, 2)), scale: int = 2):
     """Every slider at its ends, as the tab renders it (object 1 moves; other controls neutral): one row per
     (seed, objects), `sheet_columns` left to right, 64 x 64 frames. -> PIL image (grey gaps between frames)."""
-    neutral, cols, pad = rd.neutral_controls(), sheet_columns(), 2
-    sheet = np.full((len(scenes) * (64 + pad) + pad, len(cols) * (64 + pad) + pad, 3), 128, np.uint8)
-    for r, (seed, k) in enumerate(scenes):
-        for c, edit in enumerate(cols):
-            y, x = pad + r * (64 + pad), pad + c * (64 + pad)
-            sheet[y:y + 64, x:x + 64] = rd.render(seed, k, **{**neutral, **edit}, folder=folder)[::4, ::4]
-    return Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST)
+    neutral = rd.neutral_controls()
+    return tile([[rd.render(seed, k, **{**neutral, **edit}, folder=folder)[::4, ::4] for edit in sheet_columns()]
+                 for seed, k in scenes], scale)
 
 
 def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180), turn_steps: int = 12) -> list[dict]:
@@ -73,8 +75,9 @@ def scene_picks(folder: Path, seeds=range(150), angles=(30, 45, 60, 90, 135, 180
     for seed in seeds:
         lats = [controlled_latents(G.cfg, seed, 2, **{**neutral, "rotation": float(a)}) for a in (0, *angles)]
         lats += [controlled_latents(G.cfg, seed, 2, **{**neutral, "appearance": 1.0})]
-        im = images(G, cat_latents(lats)).astype(float)
-        masks = (alpha_maps(G, cat_latents(lats))[:, 0] > 0.5).numpy()
+        lat = cat_latents(lats)
+        im = images(G, lat).astype(float)
+        masks = (alpha_maps(G, lat)[:, 0] > 0.5).numpy()
         turns = [np.abs(im[i] - im[0]).mean(-1) for i in range(1, len(angles) + 1)]
         inside = [t[masks[0]].mean() if masks[0].any() else 0.0 for t in turns]
         colour = appearance_change(im[0].astype(np.uint8), im[-1].astype(np.uint8), masks[0], masks[-1])["colour"]
