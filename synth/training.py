@@ -129,18 +129,23 @@ def plot_losses(csv_path: Path, png_path: Path, columns: list[str]) -> None:
 class LossLog:
     """losses.csv: a header, then one row per logged step. On --resume an existing log is appended to; one written
     with other columns (an older trainer) is rewritten under the new header first, its rows kept (missing values
-    empty, dropped columns dropped)."""
+    empty, dropped columns dropped). `resume_step`, the step of the checkpoint resumed from, drops the rows a
+    stopped run logged after its last checkpoint: the resumed run logs those steps again."""
 
-    def __init__(self, path: Path, columns: list[str], resume: bool, fmt: str = "{:.5f}"):
+    def __init__(self, path: Path, columns: list[str], resume: bool, fmt: str = "{:.5f}",
+                 resume_step: int | None = None):
         self.path, self.columns, self.fmt = Path(path), ["step", *columns], fmt
         if not (resume and self.path.exists()):
             with open(self.path, "w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
             return
         with open(self.path, newline="") as f:
-            rows = list(csv.DictReader(f))
-            header = rows[0].keys() if rows else None
-        if header is not None and list(header) != self.columns:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames
+            rows = list(reader)
+        kept = rows if resume_step is None else [r for r in rows if int(float(r["step"])) <= resume_step]
+        if header is not None and (list(header) != self.columns or len(kept) < len(rows)):
+            rows = kept
             with open(self.path, "w", newline="") as f:
                 w = csv.DictWriter(f, self.columns, extrasaction="ignore")
                 w.writeheader()

@@ -101,7 +101,7 @@ def train_gan(model: str, argv: list[str]) -> Path:
     if ddp.main:
         write_args(out, args, model=model, world_size=ddp.world, command=command)
     cols = ["loss_d", "loss_g", "d_real", "d_fake"]
-    log = LossLog(out / "losses.csv", cols, args.resume) if ddp.main else None
+    log = LossLog(out / "losses.csv", cols, args.resume, resume_step=step0) if ddp.main else None
 
     def shown_generator() -> torch.nn.Module:
         """The generator the app will load: the EMA (statistics recalibrated) when kept, else G itself."""

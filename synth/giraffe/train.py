@@ -231,7 +231,7 @@ def train(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     # background's mean share of the opacity. Objects that vanish (two appearance-term runs lost them) show here.
     cols = ["loss_d", "loss_g", "r1", "d_real", "d_fake", "loss_app", "obj_area", "bg_alpha", "s_per_step",
             "cpu_s_per_step"]
-    log = LossLog(out / "losses.csv", cols, args.resume)
+    log = LossLog(out / "losses.csv", cols, args.resume, resume_step=step)
 
     def save_all():
         with torch.no_grad():

@@ -261,7 +261,8 @@ def train(args: argparse.Namespace) -> Path:
                                          prefetch_factor=4 if args.workers > 0 else None)
 
     columns = ["rec", "adv_g", "d_loss", "loc", "attn"]
-    log = LossLog(out / "losses.csv", ["wall_s", *columns, "iou_median"], resume=args.resume, fmt="{}")
+    log = LossLog(out / "losses.csv", ["wall_s", *columns, "iou_median"], resume=args.resume, fmt="{}",
+                  resume_step=step)
 
     def save_all():
         checkpoint.save_model(out, "guided", cfg, {"model": G, "discriminator": D}, variant=variant, steps=step,

@@ -80,7 +80,8 @@ def train(args: argparse.Namespace) -> Path:
     fixed = images[:8].permute(0, 3, 1, 2).float().div(127.5).sub(1)
     fixed_region = bank[:8]
     fixed_in = perturb(fixed, fixed_region, torch.Generator().manual_seed(123))
-    log = LossLog(out / "losses.csv", ["wall_s", "l2", "l2_paste"], resume=args.resume, fmt="{}")
+    log = LossLog(out / "losses.csv", ["wall_s", "l2", "l2_paste"], resume=args.resume, fmt="{}",
+                  resume_step=step)
 
     def save_all():
         checkpoint.save_model(out, "harmonizer", cfg, {"model": net}, steps=step, wall_minutes=round(wall / 60, 2),

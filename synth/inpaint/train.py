@@ -202,7 +202,8 @@ def train(args: argparse.Namespace) -> Path:
 
     fixed = images[:8].permute(0, 3, 1, 2).float().div(127.5).sub(1)
     fixed_mask = bank[torch.arange(len(fixed), device=device) % len(bank)]
-    log = LossLog(out / "losses.csv", ["wall_s", "rec", "adv_g", "d_loss"], resume=args.resume, fmt="{}")
+    log = LossLog(out / "losses.csv", ["wall_s", "rec", "adv_g", "d_loss"], resume=args.resume, fmt="{}",
+                  resume_step=step)
 
     def save_all():
         parts = {"model": G} | ({"discriminator": D} if D is not None else {})

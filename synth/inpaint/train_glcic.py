@@ -102,7 +102,8 @@ def train(args: argparse.Namespace) -> Path:
 
     fixed = images[:8].permute(0, 3, 1, 2).float().div(127.5).sub(1)
     fixed_mask = bank[:8].float()
-    log = LossLog(out / "losses.csv", ["wall_s", "mse", "adv_g", "d_loss"], resume=args.resume, fmt="{}")
+    log = LossLog(out / "losses.csv", ["wall_s", "mse", "adv_g", "d_loss"], resume=args.resume, fmt="{}",
+                  resume_step=step)
     half = cfg.image_size // 2
 
     def save_all():

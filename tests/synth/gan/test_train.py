@@ -39,7 +39,8 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_train_resume_and_outputs(tmp_path):
     out = tmp_path / "run"
-    common = ["--out", str(out), "--max-images", "128", "--config", TINY, "--sample-every", "2", "--threads", "1"]
+    common = ["--out", str(out), "--max-images", "128", "--config", TINY, "--sample-every", "2", "--threads", "1",
+              "--log-every", "1"]
     run(sys.executable, "-m", "synth.train", "dcgan", "--steps", "3", *common)
     for f in ["args.json", "config.json", "generator.safetensors", "discriminator.safetensors", "state.pt",
               "samples.png", "losses.csv", "losses.png"]:
@@ -47,9 +48,14 @@ def test_train_resume_and_outputs(tmp_path):
     assert checkpoint.read_config(out)["step"] == 3
     st = checkpoint.load_state(out / "state.pt")  # weights_only load works: nothing pickled
     assert st["step"] == 3
+    with open(out / "losses.csv", "a") as f:     # a run stopped after logging step 4 but before its checkpoint
+        f.write("4,9,9,0.5,0.5\n")
     r = run(sys.executable, "-m", "synth.train", "dcgan", "--steps", "5", "--resume", *common)
     assert "resumed" in r.stderr
     assert checkpoint.read_config(out)["step"] == 5
+    import pandas as pd
+    log = pd.read_csv(out / "losses.csv")
+    assert log["step"].tolist() == [1, 2, 3, 4, 5] and log["loss_d"][3] != 9   # step 4 logged once, by the resume
     # export copies what the app needs and nothing of the optimiser state
     dest = tmp_path / "asset"
     run(sys.executable, "-m", "synth.train", "export", str(out), str(dest))

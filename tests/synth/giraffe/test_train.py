@@ -81,6 +81,22 @@ def test_loss_log_resumes_a_log_written_with_other_columns(tmp_path):
     assert pd.read_csv(path)["step"].tolist() == [1, 2, 3]        # same columns: appended, nothing rewritten
 
 
+def test_loss_log_drops_rows_logged_after_the_resumed_checkpoint(tmp_path):
+    import pandas as pd
+
+    from synth.training import LossLog
+
+    path = tmp_path / "losses.csv"
+    log = LossLog(path, ["loss_d"], resume=False)
+    for step in (10, 20, 30):
+        log.write(step, {"loss_d": step / 10})
+    LossLog(path, ["loss_d"], resume=True, resume_step=20).write(30, {"loss_d": 0.5})   # checkpoint at 20
+    df = pd.read_csv(path)
+    assert df["step"].tolist() == [10, 20, 30] and df["loss_d"].tolist() == [1.0, 2.0, 0.5]
+    LossLog(path, ["loss_d"], resume=True, resume_step=30)                              # nothing after 30
+    assert pd.read_csv(path)["step"].tolist() == [10, 20, 30]
+
+
 def test_ema_and_r1_numbers():
     a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
     wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
