@@ -38,7 +38,8 @@ PROG = "python -m synth.train"
 def gan_parser(model: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"synth.train {model}")
     common_args(p, steps=12000 if model == "gan" else 2500)
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (DCGAN paper: 2e-4)")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (DCGAN paper: 2e-4); with --resume, the rate "
+                   "of the steps this run adds (a lower one for a final phase)")
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (DCGAN paper: 0.5)")
     p.add_argument("--minimax", action="store_true", help="generator minimises -J(D) (stalls: for the lecture)")
     p.add_argument("--g-steps", type=int, default=1,
@@ -91,6 +92,9 @@ def train_gan(model: str, argv: list[str]) -> Path:
     if args.resume and state_path.exists():
         st = resume_training_state(state_path, parts, aliases={"generator_ema": "generator"})
         step0, wall0 = st["step"], st["wall_time"]
+        for opt in (opt_g, opt_d):   # --lr is this run's rate (the optimiser state keeps the one it was saved with)
+            for group in opt.param_groups:
+                group["lr"] = args.lr
     if ddp.world > 1:
         G, D = DDP(G), DDP(D)
     g_mod, d_mod = (G.module, D.module) if ddp.world > 1 else (G, D)

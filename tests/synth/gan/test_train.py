@@ -50,9 +50,12 @@ def test_train_resume_and_outputs(tmp_path):
     assert st["step"] == 3
     with open(out / "losses.csv", "a") as f:     # a run stopped after logging step 4 but before its checkpoint
         f.write("4,9,9,0.5,0.5\n")
-    r = run(sys.executable, "-m", "synth.train", "dcgan", "--steps", "5", "--resume", *common)
+    assert st["opt_g"]["param_groups"][0]["lr"] == 2e-4
+    r = run(sys.executable, "-m", "synth.train", "dcgan", "--steps", "5", "--resume", "--lr", "5e-5", *common)
     assert "resumed" in r.stderr
     assert checkpoint.read_config(out)["step"] == 5
+    st = checkpoint.load_state(out / "state.pt")
+    assert [st[k]["param_groups"][0]["lr"] for k in ("opt_g", "opt_d")] == [5e-5, 5e-5]   # the resumed run's rate
     import pandas as pd
     log = pd.read_csv(out / "losses.csv")
     assert log["step"].tolist() == [1, 2, 3, 4, 5] and log["loss_d"][3] != 9   # step 4 logged once, by the resume
