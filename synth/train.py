@@ -2,6 +2,7 @@
 
     python -m synth.train gan | dcgan | dcgan_scenes | classifier ...    (synth.gan.train)
     python -m synth.train export RUN DEST [--parts generator ...]      (copy a GAN run into assets/)
+    python -m synth.train widen RUN NEW --ngf N --ndf N                (a DCGAN run grown to more channels)
     python -m synth.train giraffe ... | scene_counter ...               (synth.giraffe.train, synth.giraffe.counter)
     python -m synth.train context_encoder ...                           (synth.inpaint.train)
     python -m synth.train glcic ...                                     (synth.inpaint.train_glcic)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from synth.cli import dispatch
 from synth.gan import train as gan_train
+from synth.gan import widen as gan_widen
 from synth.giraffe import counter as giraffe_counter
 from synth.giraffe import train as giraffe_train
 from synth.guided import train as guided_train
@@ -30,6 +32,7 @@ TRAINERS = {
     "dcgan_scenes": lambda argv: gan_train.train_gan("dcgan_scenes", argv),
     "classifier": gan_train.train_classifier,
     "export": gan_train.export_main,
+    "widen": gan_widen.main,
     "giraffe": giraffe_train.main,
     "scene_counter": giraffe_counter.train,
     "context_encoder": inpaint_train.main,
