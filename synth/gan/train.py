@@ -256,5 +256,7 @@ def export_main(argv: list[str]) -> Path:
     p.add_argument("run", type=Path)
     p.add_argument("dest", type=Path)
     p.add_argument("--parts", nargs="+", default=["generator"])
+    p.add_argument("--half", action="store_true", help="store the weights as float16 (half the size; the app loads "
+                   "them into float32)")
     a = p.parse_args(argv)
-    return checkpoint.export(a.run, a.dest, tuple(a.parts), files=EXPORT_FILES)
+    return checkpoint.export(a.run, a.dest, tuple(a.parts), files=EXPORT_FILES, half=a.half)

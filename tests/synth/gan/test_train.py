@@ -163,3 +163,23 @@ def test_minutes_stops_a_run_early_with_a_checkpoint(tmp_path):
     step = checkpoint.read_config(out)["step"]
     assert 1 <= step < 100000
     assert checkpoint.load_state(out / "state.pt")["step"] == step
+
+
+def test_export_half_stores_float16_and_loads_into_float32(tmp_path):
+    from safetensors.torch import load_file
+
+    from synth.gan.train import export_main
+    torch.manual_seed(0)
+    cfg = dcgan.DCGANConfig(ngf=8, ndf=8)
+    g = dcgan.Generator(cfg).eval()
+    checkpoint.save_model(tmp_path / "run", "dcgan", cfg, {"generator": g}, step=1)
+    export_main([str(tmp_path / "run"), str(tmp_path / "half"), "--half"])
+    stored = load_file(str(tmp_path / "half" / "generator.safetensors"))
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    assert (tmp_path / "half" / "generator.safetensors").stat().st_size < \
+        0.6 * (tmp_path / "run" / "generator.safetensors").stat().st_size
+    g2 = generate.load_generator("dcgan", tmp_path / "half")
+    assert next(g2.parameters()).dtype == torch.float32
+    z = torch.randn(4, cfg.nz)
+    with torch.no_grad():
+        assert (g2(z) - g(z)).abs().max() < 0.01
