@@ -105,4 +105,5 @@ def test_architecture_panel_reads_the_live_model(page, full_app):
     page.goto(full_app.url)
     page.get_by_text("Architecture and training").click()
     expect(page.get_by_text("1 x 64 x 64").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("256 x 4 x 4").first).to_be_visible()
+    ngf = generate.load_generator("dcgan").cfg.ngf              # the projection's channels follow the bundled width
+    expect(page.get_by_text(f"{ngf * 8} x 4 x 4").first).to_be_visible()
